@@ -1,0 +1,1 @@
+//! The NTPv4 wire format.
