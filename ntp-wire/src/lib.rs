@@ -1,1 +1,85 @@
-//! The NTPv4 wire format.
+//! The NTPv4 wire format, usable on its own.
+//!
+//! - [`time`]: the 64-bit timestamp, the 32-bit short format, signed
+//!   durations with exact fixed-point arithmetic, and era-aware dates.
+//! - [`packet`]: the 48-octet header, extension fields (RFC 7822) and the
+//!   MAC trailer, as a checked view over bytes and an owned representation
+//!   that is parsed and emitted without allocation.
+//! - [`refid`]: reference IDs (address, text, IPv6 hash) and Kiss-o'-Death codes.
+//! - [`control`]: mode 6 control messages (the `ntpq` protocol), for decoding.
+//!
+//! Nothing here reads a clock or opens a socket.
+//!
+//! ```
+//! use ntp_wire::packet::{Mode, Packet};
+//!
+//! // A captured NTPv4 server reply.
+//! let bytes = [
+//!     0x24, 0x02, 0x06, 0xe9, 0x00, 0x00, 0x02, 0x36, 0x00, 0x00, 0x03, 0xb7,
+//!     0xc0, 0x35, 0x67, 0x6c, 0xe5, 0xf6, 0x61, 0xfd, 0x6f, 0x16, 0x5f, 0x03,
+//!     0xe5, 0xf6, 0x63, 0xa8, 0x76, 0x19, 0xef, 0x40, 0xe5, 0xf6, 0x63, 0xa8,
+//!     0x79, 0x8c, 0x65, 0x81, 0xe5, 0xf6, 0x63, 0xa8, 0x79, 0x8e, 0xae, 0x2b,
+//! ];
+//! let packet = Packet::parse(&bytes).unwrap();
+//! assert_eq!(packet.header.mode, Mode::Server);
+//! assert_eq!(packet.header.stratum, 2);
+//! assert_eq!(packet.header.reference_id.to_string(), "192.53.103.108");
+//! ```
+
+pub mod control;
+pub mod packet;
+pub mod refid;
+pub mod time;
+
+pub use packet::{Header, LeapIndicator, Mode, Packet, PacketView};
+pub use refid::{KissCode, ReferenceId};
+pub use time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp};
+
+/// What is wrong with bytes that do not parse, or a buffer too small to emit into.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Fewer octets than the header needs.
+    #[error("packet too short: {len} octets, an NTP header needs 48")]
+    TooShort {
+        /// The length received.
+        len: usize,
+    },
+    /// A version number outside 1 to 4.
+    #[error("unsupported NTP version {0} (versions 1 to 4 parse)")]
+    BadVersion(u8),
+    /// An extension field whose length field is impossible.
+    #[error("bad extension field at offset {offset}: length {length} is {reason}")]
+    BadExtensionLength {
+        /// Offset of the field in the packet.
+        offset: usize,
+        /// The length the field claims.
+        length: usize,
+        /// Why that length is wrong.
+        reason: &'static str,
+    },
+    /// Octets after the header that are neither extension fields nor a MAC
+    /// of 4, 20 or 24 octets.
+    #[error("bad MAC length: {len} octets at offset {offset} are not a MAC (4, 20 or 24 octets)")]
+    BadMacLength {
+        /// The number of octets left.
+        len: usize,
+        /// Where they start in the packet.
+        offset: usize,
+    },
+    /// A mode 6 control message shorter than its header or its count field.
+    #[error("control message too short: {len} octets, need {needed}")]
+    ControlTooShort {
+        /// The length received.
+        len: usize,
+        /// The length the header requires.
+        needed: usize,
+    },
+    /// The output buffer cannot hold what is being emitted.
+    #[error("output buffer too small: need {needed} octets, have {available}")]
+    BufferTooSmall {
+        /// Octets needed.
+        needed: usize,
+        /// Octets available.
+        available: usize,
+    },
+}
