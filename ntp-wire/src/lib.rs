@@ -27,6 +27,8 @@
 //! ```
 
 pub mod control;
+pub mod keys;
+pub mod mac;
 pub mod packet;
 pub mod refid;
 pub mod time;
