@@ -1,13 +1,34 @@
 //! The NTPv4 peer process (RFC 5905 sections 8-10, Appendix A.5.1-A.5.3),
 //! sans-IO.
 //!
-//! This crate will own the associations of every mode (client, server,
-//! symmetric active/passive, broadcast/multicast, manycast, pool), their
-//! persistent/preemptable/ephemeral lifecycle, the dispatch matrix of
-//! incoming packets, the packet checks, the on-wire offset and delay
-//! computation, the clock filter, reachability, Kiss-o'-Death handling and
-//! server replies. Packets come in as bytes and go out as values for the
-//! caller to send; time is an argument.
+//! - [`onwire`]: the on-wire computation (offset, delay, dispersion for
+//!   client, symmetric and broadcast modes), the [`Sample`] type and the
+//!   checks a client applies to a server reply, with a typed
+//!   [`Rejection`] reason. `ntpctl query` and the daemon share this code.
 //!
-//! The implementation arrives with the associations issue; today the crate
-//! holds only this description.
+//! Packets come in as bytes and go out as values for the caller to send;
+//! time is an argument.
+//!
+//! ```
+//! use ntp_assoc::onwire::{check_reply, client_sample, Timestamps};
+//! use ntp_wire::packet::{Header, Mode};
+//! use ntp_wire::time::NtpTimestamp;
+//!
+//! let nonce = NtpTimestamp::from_bits(0x0123_4567_89ab_cdef);
+//! let mut reply = Header::client_request(4, NtpTimestamp::from_seconds_and_fraction(1001, 0));
+//! reply.mode = Mode::Server;
+//! reply.stratum = 2;
+//! reply.origin_time = nonce;
+//! reply.receive_time = NtpTimestamp::from_seconds_and_fraction(1001, 0);
+//! assert_eq!(check_reply(&reply, nonce), Ok(()));
+//!
+//! let mut stamps = Timestamps::from_reply(&reply, NtpTimestamp::from_seconds_and_fraction(1002, 0));
+//! stamps.origin = NtpTimestamp::from_seconds_and_fraction(1000, 0); // the time we really sent it
+//! let sample = client_sample(&stamps, reply.precision, -20);
+//! assert_eq!(sample.offset.to_seconds_f64(), 0.0);
+//! assert_eq!(sample.delay.to_seconds_f64(), 2.0);
+//! ```
+
+pub mod onwire;
+
+pub use onwire::{Rejection, Sample};
