@@ -7,6 +7,8 @@
 //!   that is parsed and emitted without allocation.
 //! - [`refid`]: reference IDs (address, text, IPv6 hash) and Kiss-o'-Death codes.
 //! - [`control`]: mode 6 control messages (the `ntpq` protocol), for decoding.
+//! - [`mac`] and [`keys`]: symmetric-key MACs (MD5, SHA-1, AES-128-CMAC per
+//!   RFC 8573), the reference implementation's keys file and trusted keys.
 //!
 //! Nothing here reads a clock or opens a socket.
 //!
@@ -33,6 +35,8 @@ pub mod packet;
 pub mod refid;
 pub mod time;
 
+pub use keys::{KeyStore, TrustedKeys};
+pub use mac::{Key, MacAlgorithm};
 pub use packet::{Header, LeapIndicator, Mode, Packet, PacketView};
 pub use refid::{KissCode, ReferenceId};
 pub use time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp};

@@ -435,8 +435,20 @@ pub struct Trailer<'a> {
 
 /// A validated sequence of extension fields (RFC 7822), kept as the bytes
 /// they occupy; iterate to read them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExtensionFields<'a>(&'a [u8]);
+
+/// Lists each field's type and wire length.
+impl fmt::Debug for ExtensionFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|e| format!("type {:#06x}, {} octets", e.field_type, e.wire_len())),
+            )
+            .finish()
+    }
+}
 
 impl<'a> ExtensionFields<'a> {
     /// No extension fields.
