@@ -1,9 +1,16 @@
 //! The composition behind `ntpctl`.
 //!
 //! The library part of `ntp-cli` holds what the binary is made of, split by
-//! concern: `output` (how packets and measurements are printed), and, as the
-//! daemon arrives, `config` (the `ntp.conf` parser), `node` (the sans-IO
-//! composition of the peer, poll, system, orphan, discipline and refclock
-//! processes), `runtime` (the single-threaded `poll(2)` event loop and its
-//! sockets) and `control` (the control socket). The binary `ntpctl` is a thin
-//! shell over these modules.
+//! concern:
+//!
+//! - [`output`]: how packets and measurements are printed (text and JSON);
+//! - [`decode`]: the `ntpctl decode` command's input handling;
+//!
+//! and, as the daemon arrives, `config` (the `ntp.conf` parser), `node` (the
+//! sans-IO composition of the peer, poll, system, orphan, discipline and
+//! refclock processes), `runtime` (the single-threaded `poll(2)` event loop
+//! and its sockets) and `control` (the control socket). The binary `ntpctl`
+//! is a thin shell over these modules.
+
+pub mod decode;
+pub mod output;

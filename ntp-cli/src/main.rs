@@ -1,14 +1,86 @@
-//! `ntpctl`: the command-line entry point.
+//! `ntpctl`: the command-line entry point, a thin shell over the `ntp_cli`
+//! library.
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ntp_cli::decode::{self, Input};
+use ntp_wire::time::NtpDate;
 
 /// NTPv4 tools: decode packets, query servers, run the daemon.
 #[derive(Debug, Parser)]
 #[command(name = "ntpctl", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode NTP packets given as hex (or `-` for hex lines on standard
+    /// input, or --file for raw bytes) and print every field.
+    Decode {
+        /// Packets as hex strings; `-` reads one hex packet a line from
+        /// standard input.
+        #[arg(required_unless_present = "file")]
+        hex: Vec<String>,
+        /// Read one packet as raw bytes from this file.
+        #[arg(long, conflicts_with = "hex")]
+        file: Option<PathBuf>,
+        /// Print one JSON object a packet instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Timestamps are read in the era that puts them within 68 years
+        /// of this date (RFC 3339; default: now).
+        #[arg(long, value_name = "DATE")]
+        era_pivot: Option<String>,
+    },
+}
+
+fn pivot(text: Option<&str>) -> Result<NtpDate> {
+    match text {
+        None => Ok(NtpDate::from_system_time(std::time::SystemTime::now())),
+        Some(text) => {
+            let date = chrono::DateTime::parse_from_rfc3339(text)
+                .with_context(|| format!("--era-pivot: not an RFC 3339 date: {text:?}"))?;
+            Ok(NtpDate::from_datetime(date.to_utc()))
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Decode {
+            hex,
+            file,
+            json,
+            era_pivot,
+        } => {
+            let input = match file {
+                Some(path) => Input::File(path),
+                None if hex.len() == 1 && hex[0] == "-" => Input::Stdin,
+                None => Input::Hex(hex),
+            };
+            let ok = decode::run(&input, json, pivot(era_pivot.as_deref())?)?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn main() -> ExitCode {
     env_logger::init();
-    let _cli = Cli::parse();
-    Ok(())
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ntpctl: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
