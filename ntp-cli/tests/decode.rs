@@ -35,10 +35,11 @@ fn vectors() -> Vec<(String, String)> {
                 .to_owned();
             let mut hex = v["hex"].as_str().unwrap().to_owned();
             // One Scapy vector is a whole Ethernet/IPv4/UDP frame.
-            if let Some(len) = v["independent_decode"]["length"].as_u64() {
-                if hex.len() / 2 == len as usize + 42 {
-                    hex = hex[84..].to_owned();
-                }
+            let frame_len = v["independent_decode"]["length"]
+                .as_u64()
+                .map(|l| l as usize + 42);
+            if frame_len == Some(hex.len() / 2) {
+                hex = hex[84..].to_owned();
             }
             out.push((name, hex));
         }
