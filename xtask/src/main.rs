@@ -2,7 +2,8 @@
 //!
 //! - `ci`: `cargo fmt --check`, clippy on all targets with warnings denied,
 //!   and the whole test suite.
-//! - `fuzz TARGET --seconds N`: run a cargo-fuzz target for a bounded time.
+//! - `fuzz TARGET --seconds N`: run a cargo-fuzz target for a bounded time
+//!   (`ci` runs every target for 10 seconds from its checked-in corpus).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -61,7 +62,35 @@ fn ci(args: &[String]) -> Result<()> {
     )?;
     run("cargo", &["test", "--workspace", "--all-targets"])?;
     run("cargo", &["test", "--workspace", "--doc"])?;
+    // Every fuzz target briefly, from its checked-in corpus.
+    for target in fuzz_targets()? {
+        fuzz(&[target, "--seconds".to_owned(), CI_FUZZ_SECONDS.to_string()])?;
+    }
     Ok(())
+}
+
+/// How long `ci` runs each fuzz target.
+const CI_FUZZ_SECONDS: u64 = 10;
+
+/// The fuzz targets, as `cargo fuzz list` prints them.
+fn fuzz_targets() -> Result<Vec<String>> {
+    let output = Command::new("cargo")
+        .args(["+nightly", "fuzz", "list"])
+        .current_dir(root())
+        .output()
+        .context("cannot run `cargo +nightly fuzz list`: install cargo-fuzz (.ci/run does)")?;
+    if !output.status.success() {
+        bail!(
+            "`cargo +nightly fuzz list` failed (is cargo-fuzz installed?): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 fn fuzz(args: &[String]) -> Result<()> {
@@ -82,16 +111,26 @@ fn fuzz(args: &[String]) -> Result<()> {
     }
     let target = target.context("usage: cargo xtask fuzz TARGET [--seconds N]")?;
     let max_time = format!("-max_total_time={seconds}");
-    run(
+    // The checked-in corpus is read, and new inputs go to a scratch folder so
+    // that a run never dirties the repository.
+    let corpus = format!("fuzz/corpus/{target}");
+    let scratch = std::env::temp_dir().join(format!("ntpctl-fuzz-{target}-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).context("creating the scratch corpus folder")?;
+    let scratch = scratch.to_string_lossy().into_owned();
+    let result = run(
         "cargo",
         &[
             "+nightly",
             "fuzz",
             "run",
             &target,
+            &scratch,
+            &corpus,
             "--",
             &max_time,
             "-rss_limit_mb=2048",
         ],
-    )
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
