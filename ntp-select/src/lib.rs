@@ -1,10 +1,61 @@
 //! The NTPv4 system process (RFC 5905 section 11, Appendix A.5.5), sans-IO.
 //!
-//! This crate will own candidate fitness, the selection (intersection)
-//! algorithm producing truechimers and falsetickers, clustering, combining,
-//! the system peer choice with hysteresis and the `prefer` rule, the `tos`
-//! knobs, and the system variables derived from the system peer (stratum,
-//! reference ID, root delay and dispersion, leap vote).
+//! Given one [`Candidate`] per association (the peer process's summary after
+//! its clock filter), [`clock_select`] runs the fitness tests, the
+//! intersection (selection) algorithm that separates truechimers from
+//! falsetickers, the cluster algorithm that casts out outlyers, the
+//! combine algorithm, the system peer choice with ntpd's anti-clockhop
+//! hysteresis and the `prefer` and PPS rules, and derives the
+//! [`SystemVariables`] (stratum, reference ID, root delay and dispersion,
+//! leap vote). Every candidate gets a [`Tally`] code for the peers
+//! billboard. [`SystemProcess`] wraps the function with its small state.
 //!
-//! The implementation arrives with the system-process issue; today the crate
-//! holds only this description.
+//! The crate reads no clock: `now` is an argument. It knows nothing of
+//! orphan mode; `ntp-orphan` steers it through [`Role`].
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use ntp_select::{Candidate, SystemProcess, Tally, TosSettings};
+//! use ntp_wire::packet::LeapIndicator;
+//! use ntp_wire::time::{NtpDuration, NtpTimestamp};
+//!
+//! let now = NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0);
+//! let server = |id: u32, offset_ms: i64| Candidate {
+//!     address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, id as u8))),
+//!     stratum: 2,
+//!     leap: LeapIndicator::NoWarning,
+//!     offset: NtpDuration::from_nanos(offset_ms * 1_000_000),
+//!     delay: NtpDuration::from_nanos(20_000_000),
+//!     dispersion: NtpDuration::from_nanos(1_000_000),
+//!     jitter: NtpDuration::from_nanos(500_000),
+//!     reach: 0o377,
+//!     update_time: now,
+//!     ..Candidate::new(id)
+//! };
+//! // Three servers agree within a few milliseconds; one is 5 s off.
+//! let candidates = [server(1, 1), server(2, 2), server(3, 3), server(4, 5000)];
+//!
+//! let mut system = SystemProcess::new(TosSettings::default())?;
+//! let result = system.select(&candidates, now);
+//! assert_eq!(result.tally(4), Some(Tally::Falseticker));
+//! assert_eq!(result.sys_peer, Some(1));
+//! let vars = system.variables();
+//! assert_eq!(vars.stratum, 3);
+//! assert_eq!(vars.reference_id.to_string(), "192.0.2.1");
+//! # Ok::<(), ntp_select::TosError>(())
+//! ```
+
+mod candidate;
+mod select;
+mod system;
+mod table;
+mod tally;
+mod tos;
+
+pub use candidate::{Candidate, CandidateFlags, Role};
+pub use select::{
+    CandidateReport, Intersection, SelectState, SelectionResult, clock_select, root_distance,
+};
+pub use system::{SystemProcess, SystemVariables};
+pub use tally::{Reject, Tally};
+pub use tos::{MAXSTRAT, PHI, PPS_MAX_OFFSET, TosError, TosSettings};
