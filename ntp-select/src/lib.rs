@@ -38,10 +38,11 @@
 //! let mut system = SystemProcess::new(TosSettings::default())?;
 //! let result = system.select(&candidates, now);
 //! assert_eq!(result.tally(4), Some(Tally::Falseticker));
-//! assert_eq!(result.sys_peer, Some(1));
+//! // The system peer is the survivor in the middle of the others.
+//! assert_eq!(result.sys_peer, Some(2));
 //! let vars = system.variables();
 //! assert_eq!(vars.stratum, 3);
-//! assert_eq!(vars.reference_id.to_string(), "192.0.2.1");
+//! assert_eq!(vars.reference_id.to_string(), "192.0.2.2");
 //! # Ok::<(), ntp_select::TosError>(())
 //! ```
 

@@ -194,9 +194,14 @@ struct Member {
 ///    largest selection jitter weighted by root distance is cast out, unless
 ///    its selection jitter is not above the smallest peer jitter or it is
 ///    `true` or `prefer`.
-/// 5. Survivors are ranked by `lambda + stratum * mindist` (root distance
-///    with ntpd 4.2.8's small stratum bias); those ranked `maxclock` or
-///    later (other than `prefer`/`true`) are backups.
+/// 5. Survivors are ranked by ntpd 4.2.8's hybrid metric, selection jitter
+///    times root distance plus `stratum * mindist` (ties: smaller root
+///    distance, then input order). This favours the survivor nearest the
+///    others with the smallest error budget; the prefer page describes the
+///    ranking as "by root distance", the RFC skeleton as
+///    `stratum * MAXDIST + lambda`, and the 4.2.8 code, followed here,
+///    dropped that heavy stratum weight. Survivors ranked `maxclock` or later
+///    (other than `prefer`/`true`) are backups.
 /// 6. With fewer than `minsane` survivors there is no system peer.
 ///    Otherwise the first survivor is the candidate system peer, subject to
 ///    the anti-clockhop rule (see [`SelectState`] and below), and a `prefer`
@@ -385,8 +390,15 @@ pub fn clock_select<K: Copy + PartialEq>(
     }
 
     // 5. Ranking and backups.
-    let metric = |m: &Member| m.distance + f64::from(candidates[m.index].stratum) * mindist;
-    population.sort_by(|a, b| metric(a).total_cmp(&metric(b)).then(a.index.cmp(&b.index)));
+    let metric = |m: &Member| {
+        m.select_jitter * m.distance + f64::from(candidates[m.index].stratum) * mindist
+    };
+    population.sort_by(|a, b| {
+        metric(a)
+            .total_cmp(&metric(b))
+            .then(a.distance.total_cmp(&b.distance))
+            .then(a.index.cmp(&b.index))
+    });
     for (rank, member) in population.iter().enumerate() {
         let flags = candidates[member.index].flags;
         tally[member.index] = if rank >= tos.maxclock && !flags.prefer && !flags.truechimer {
