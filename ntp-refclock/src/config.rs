@@ -40,6 +40,7 @@ use core::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use ntp_wire::refid::ReferenceId;
 use thiserror::Error;
 
 /// A configuration value that this crate cannot accept.
@@ -240,8 +241,8 @@ impl DriverKind {
     }
 
     /// The reference ID the driver uses unless `fudge refid` overrides it.
-    pub fn default_refid(self) -> [u8; 4] {
-        refid_bytes(self.info().default_refid)
+    pub fn default_refid(self) -> ReferenceId {
+        ReferenceId::from_ascii(self.info().default_refid)
     }
 
     /// The stratum the driver uses unless `fudge stratum` overrides it:
@@ -281,15 +282,6 @@ impl fmt::Display for DriverKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// Up to four ASCII characters as a reference ID, zero padded.
-pub(crate) fn refid_bytes(text: &str) -> [u8; 4] {
-    let mut bytes = [0; 4];
-    for (slot, byte) in bytes.iter_mut().zip(text.bytes()) {
-        *slot = byte;
-    }
-    bytes
 }
 
 /// A reference clock's identity: driver and unit, the `T` and `U` of the
@@ -472,7 +464,7 @@ pub struct Fudge {
     /// `stratum`, 0-15; `None` keeps the driver's default.
     pub stratum: Option<u8>,
     /// `refid`, up to four ASCII characters; `None` keeps the driver's default.
-    pub refid: Option<[u8; 4]>,
+    pub refid: Option<ReferenceId>,
     /// `flag1` to `flag4`, driver-specific (index 0 is `flag1`).
     pub flags: [bool; 4],
     /// `minjitter`: the smallest jitter (seconds) the filter reports.
@@ -529,7 +521,7 @@ impl Fudge {
                 if value.is_empty() || value.len() > 4 || !value.is_ascii() {
                     return Err(bad("must be one to four ASCII characters"));
                 }
-                self.refid = Some(refid_bytes(value));
+                self.refid = Some(ReferenceId::from_ascii(value));
             }
             "flag1" | "flag2" | "flag3" | "flag4" => {
                 let index = match option {
@@ -703,7 +695,7 @@ impl RefclockOptions {
     }
 
     /// The effective reference ID (fudge or the driver's default).
-    pub fn refid(&self) -> [u8; 4] {
+    pub fn refid(&self) -> ReferenceId {
         self.fudge
             .refid
             .unwrap_or_else(|| self.kind.default_refid())
@@ -767,8 +759,11 @@ mod tests {
             assert!(kind.info().supported);
         }
         assert_eq!(DriverKind::from_name("NMEA"), Ok(DriverKind::Nmea));
-        assert_eq!(DriverKind::Nmea.default_refid(), *b"GPS\0");
-        assert_eq!(DriverKind::Local.default_refid(), *b"LOCL");
+        assert_eq!(
+            DriverKind::Nmea.default_refid(),
+            ReferenceId::from_ascii("GPS")
+        );
+        assert_eq!(DriverKind::Local.default_refid(), ReferenceId::LOCAL);
         assert!(matches!(
             DriverKind::from_name("gpsd"),
             Err(ConfigError::UnsupportedDriver { number: 46, .. })
@@ -843,7 +838,7 @@ mod tests {
         assert_eq!(f.time1, 0.0042);
         assert_eq!(f.time2, -0.35);
         assert_eq!(f.stratum, Some(3));
-        assert_eq!(f.refid, Some(*b"PPS\0"));
+        assert_eq!(f.refid, Some(ReferenceId::from_ascii("PPS")));
         assert_eq!(f.flags, [true, false, true, false]);
         assert!(f.flag1() && !f.flag2() && f.flag3() && !f.flag4());
         assert_eq!(f.minjitter, 0.001);
@@ -875,10 +870,13 @@ mod tests {
         assert!(o.prefer && o.noselect && o.accept_no_checksum);
         assert!(o.set_flag("burst").is_err());
         assert_eq!(o.stratum(), 0);
-        assert_eq!(o.refid(), *b"GPS\0");
+        assert_eq!(o.refid(), ReferenceId::from_ascii("GPS"));
         o.set("stratum", "2").unwrap();
         o.set("refid", "GNSS").unwrap();
-        assert_eq!((o.stratum(), o.refid()), (2, *b"GNSS"));
+        assert_eq!(
+            (o.stratum(), o.refid()),
+            (2, ReferenceId::from_ascii("GNSS"))
+        );
         assert_eq!(RefclockOptions::new(DriverKind::Local, 0).stratum(), 5);
         assert_eq!(
             RefclockOptions::new(DriverKind::Pps, 1).device_path(),

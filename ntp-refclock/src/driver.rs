@@ -18,40 +18,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use ntp_wire::packet::LeapIndicator;
+use ntp_wire::time::{NtpDuration, NtpTimestamp};
+
 use crate::RefclockError;
 use crate::config::ClockAddress;
 use crate::status::ClockEvent;
-
-/// The leap indicator a sample carries (RFC 5905 LI).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Leap {
-    /// No leap second pending.
-    #[default]
-    NoWarning,
-    /// A second is inserted at the end of the month.
-    AddSecond,
-    /// A second is deleted at the end of the month.
-    DeleteSecond,
-    /// The clock is not synchronised.
-    NotInSync,
-}
-
-impl Leap {
-    /// The leap indicator from its 2-bit code.
-    pub fn from_bits(bits: u8) -> Self {
-        match bits & 3 {
-            0 => Leap::NoWarning,
-            1 => Leap::AddSecond,
-            2 => Leap::DeleteSecond,
-            _ => Leap::NotInSync,
-        }
-    }
-
-    /// The 2-bit code.
-    pub fn to_bits(self) -> u8 {
-        self as u8
-    }
-}
 
 /// Seconds from `earlier` to `later` (negative if `later` is earlier).
 pub fn seconds_between(later: DateTime<Utc>, earlier: DateTime<Utc>) -> f64 {
@@ -87,7 +59,7 @@ pub struct Sample {
     /// others: `time1`); it is added to the raw offset.
     pub correction: f64,
     /// The leap indicator of the reference.
-    pub leap: Leap,
+    pub leap: LeapIndicator,
     /// What the sample came from: the NMEA sentence, `pps assert`, `shm`, `local`.
     pub source: String,
 }
@@ -98,6 +70,21 @@ impl Sample {
     /// behind; it is what the clock discipline must add.
     pub fn offset(&self) -> f64 {
         seconds_between(self.reference_time, self.receive_time) + self.correction
+    }
+
+    /// The offset as an NTP duration.
+    pub fn offset_duration(&self) -> NtpDuration {
+        NtpDuration::from_seconds_f64(self.offset())
+    }
+
+    /// The reference time as an NTP timestamp.
+    pub fn reference_timestamp(&self) -> NtpTimestamp {
+        NtpTimestamp::from_datetime(self.reference_time)
+    }
+
+    /// The receive time as an NTP timestamp.
+    pub fn receive_timestamp(&self) -> NtpTimestamp {
+        NtpTimestamp::from_datetime(self.receive_time)
     }
 }
 
@@ -266,19 +253,17 @@ mod tests {
             reference_time: reference,
             receive_time: receive,
             correction: 0.1,
-            leap: Leap::NoWarning,
+            leap: LeapIndicator::NoWarning,
             source: String::new(),
         };
         assert!((sample.offset() - (-0.15)).abs() < 1e-9);
+        assert!((sample.offset_duration().to_seconds_f64() + 0.15).abs() < 1e-9);
+        assert_eq!(
+            sample.receive_timestamp() - sample.reference_timestamp(),
+            NtpDuration::from_seconds_f64(0.25)
+        );
         assert_eq!(seconds_between(receive, reference), 0.25);
         assert_eq!(add_seconds(receive, -0.25), reference);
-    }
-
-    #[test]
-    fn leap_bits_round_trip() {
-        for bits in 0..4 {
-            assert_eq!(Leap::from_bits(bits).to_bits(), bits);
-        }
     }
 
     #[test]

@@ -47,7 +47,7 @@
 //! // At each poll of the association (every 2^minpoll s):
 //! if let Some(update) = clock.poll(Utc::now()) {
 //!     // hand update.offset / update.dispersion to the peer's clock filter
-//!     println!("offset {:+.6} s, jitter {:.6} s", update.offset, update.jitter);
+//!     println!("offset {} jitter {}", update.offset, update.jitter);
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

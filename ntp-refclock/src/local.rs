@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 
 use crate::RefclockError;
 use crate::config::{ClockAddress, RefclockOptions};
-use crate::driver::{Driver, DriverEvent, Leap, Sample};
+use crate::driver::{Driver, DriverEvent, LeapIndicator, Sample};
 
 /// The local clock driver.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ impl Driver for LocalDriver {
             reference_time: now,
             receive_time: now,
             correction: self.time1,
-            leap: Leap::NoWarning,
+            leap: LeapIndicator::NoWarning,
             source: "local".to_owned(),
         })])
     }

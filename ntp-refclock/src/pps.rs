@@ -44,7 +44,8 @@ use crate::RefclockError;
 use crate::config::{ClockAddress, RefclockOptions};
 use crate::device::pps::{self as dev, PpsDevice};
 use crate::driver::{
-    Driver, DriverEvent, Leap, RejectReason, Rejection, Sample, add_seconds, seconds_between,
+    Driver, DriverEvent, LeapIndicator, RejectReason, Rejection, Sample, add_seconds,
+    seconds_between,
 };
 
 /// The largest offset of the prefer peer at which PPS samples may be used.
@@ -314,7 +315,7 @@ impl<S: PpsSource> PpsDriver<S> {
             reference_time: add_seconds(pulse.time, offset - self.time1),
             receive_time: pulse.time,
             correction: self.time1,
-            leap: Leap::NoWarning,
+            leap: LeapIndicator::NoWarning,
             source: format!("pps {} #{}", self.edge.name(), pulse.sequence),
         })])
     }

@@ -11,7 +11,7 @@
 //! ```
 //! use chrono::{TimeZone, Utc};
 //! use ntp_refclock::config::{DriverKind, RefclockOptions};
-//! use ntp_refclock::driver::{DriverEvent, Leap, Sample, add_seconds};
+//! use ntp_refclock::driver::{DriverEvent, LeapIndicator, Sample, add_seconds};
 //! use ntp_refclock::refclock::Refclock;
 //!
 //! let mut clock = Refclock::new(RefclockOptions::new(DriverKind::Nmea, 0));
@@ -22,43 +22,45 @@
 //!         reference_time: reference,
 //!         receive_time: add_seconds(reference, 0.120), // the local clock is 120 ms ahead
 //!         correction: 0.0,
-//!         leap: Leap::NoWarning,
+//!         leap: LeapIndicator::NoWarning,
 //!         source: "$GPRMC,...".into(),
 //!     }));
 //! }
 //! let update = clock.poll(add_seconds(t0, 16.0)).unwrap();
-//! assert!((update.offset + 0.120).abs() < 1e-9);
+//! assert!((update.offset.to_seconds_f64() + 0.120).abs() < 1e-9);
 //! assert_eq!(clock.reach(), 1);
 //! ```
 
 use chrono::{DateTime, Utc};
+use ntp_wire::refid::ReferenceId;
+use ntp_wire::time::{NtpDuration, NtpTimestamp};
 
 use crate::config::RefclockOptions;
-use crate::driver::{DriverEvent, Leap, Sample};
+use crate::driver::{DriverEvent, LeapIndicator, Sample};
 use crate::filter::MedianFilter;
 use crate::status::{ClockEvent, ClockStatus};
 
 /// What a poll hands to the peer process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefclockUpdate {
-    /// Offset of the reference clock relative to the local clock, seconds
-    /// (fudge included): the measurement for the peer's clock filter.
-    pub offset: f64,
-    /// The median filter's jitter, seconds.
-    pub jitter: f64,
+    /// Offset of the reference clock relative to the local clock (fudge
+    /// included): the measurement for the peer's clock filter.
+    pub offset: NtpDuration,
+    /// The median filter's jitter.
+    pub jitter: NtpDuration,
     /// The sample dispersion for the peer's clock filter (jitter, at least
-    /// `minjitter`), seconds. The round-trip delay of a refclock is 0.
-    pub dispersion: f64,
+    /// `minjitter`). The round-trip delay of a refclock is 0.
+    pub dispersion: NtpDuration,
     /// The reference time of the last sample (the peer's reference time).
-    pub reference_time: DateTime<Utc>,
-    /// The local receive time of the last sample.
-    pub receive_time: DateTime<Utc>,
+    pub reference_time: NtpTimestamp,
+    /// The local receive time of the last sample (the peer's `dst`).
+    pub receive_time: NtpTimestamp,
     /// The leap indicator of the last sample.
-    pub leap: Leap,
+    pub leap: LeapIndicator,
     /// The stratum the clock claims (fudge `stratum` or the driver's default).
     pub stratum: u8,
     /// The reference ID (fudge `refid` or the driver's default).
-    pub refid: [u8; 4],
+    pub refid: ReferenceId,
     /// The precision of the samples, log2 seconds.
     pub precision: i8,
     /// Samples the filter used.
@@ -180,7 +182,7 @@ impl Refclock {
             return None;
         };
         let last = self.last_sample.clone()?;
-        if last.leap == Leap::NotInSync {
+        if last.leap == LeapIndicator::Unsynchronized {
             return None;
         }
         self.reach |= 1;
@@ -188,11 +190,11 @@ impl Refclock {
             self.report(ClockEvent::Nominal);
         }
         Some(RefclockUpdate {
-            offset: output.offset,
-            jitter: output.jitter,
-            dispersion: output.dispersion,
-            reference_time: last.reference_time,
-            receive_time: last.receive_time,
+            offset: NtpDuration::from_seconds_f64(output.offset),
+            jitter: NtpDuration::from_seconds_f64(output.jitter),
+            dispersion: NtpDuration::from_seconds_f64(output.dispersion),
+            reference_time: last.reference_timestamp(),
+            receive_time: last.receive_timestamp(),
             leap: last.leap,
             stratum: self.options.stratum(),
             refid: self.options.refid(),
@@ -256,7 +258,7 @@ mod tests {
             reference_time: reference,
             receive_time: add_seconds(reference, -offset),
             correction: 0.0,
-            leap: Leap::NoWarning,
+            leap: LeapIndicator::NoWarning,
             source: format!("s{k}"),
         })
     }
@@ -291,9 +293,9 @@ mod tests {
         assert_eq!(clock.pending_samples(), 4);
         assert_eq!(clock.last_timecode(), "$GPGGA,bad");
         let update = clock.poll(t0()).unwrap();
-        assert!((update.offset - 0.01).abs() < 1e-9);
+        assert!((update.offset.to_seconds_f64() - 0.01).abs() < 1e-9);
         assert_eq!(update.stratum, 1);
-        assert_eq!(update.refid, *b"GPS\0");
+        assert_eq!(update.refid, ReferenceId::from_ascii("GPS"));
         assert_eq!(update.precision, -9);
         assert_eq!(clock.reach(), 1);
         assert_eq!(clock.status().current(), ClockEvent::Nominal);
@@ -318,7 +320,7 @@ mod tests {
         let mut clock = Refclock::new(RefclockOptions::new(DriverKind::Shm, 0));
         let mut event = sample(0.0, 0.0);
         if let DriverEvent::Sample(s) = &mut event {
-            s.leap = Leap::NotInSync;
+            s.leap = LeapIndicator::Unsynchronized;
         }
         clock.handle_event(&event);
         assert!(clock.poll(t0()).is_none());
@@ -337,6 +339,6 @@ mod tests {
         }
         clock.handle_event(&event);
         let update = clock.poll(t0()).unwrap();
-        assert!((update.offset - 0.6).abs() < 1e-9);
+        assert!((update.offset.to_seconds_f64() - 0.6).abs() < 1e-9);
     }
 }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::RefclockError;
 use crate::config::{ClockAddress, RefclockOptions};
 use crate::device::shm::{SHM_KEY_BASE, ShmRead, ShmRecord, ShmSegment};
-use crate::driver::{Driver, DriverEvent, Leap, RejectReason, Rejection, Sample};
+use crate::driver::{Driver, DriverEvent, LeapIndicator, RejectReason, Rejection, Sample};
 
 /// The largest age, seconds, of a record's receive timestamp.
 pub const MAX_AGE: i64 = 5;
@@ -154,8 +154,8 @@ impl ShmDriver {
                 return self.reject(now, RejectReason::OutOfRange, text);
             }
         }
-        let leap = Leap::from_bits(u8::try_from(record.leap & 3).unwrap_or(3));
-        if leap == Leap::NotInSync {
+        let leap = LeapIndicator::from_bits(u8::try_from(record.leap & 3).unwrap_or(3));
+        if leap == LeapIndicator::Unsynchronized {
             return self.reject(now, RejectReason::NotInSync, text);
         }
         if let Ok(precision) = i8::try_from(record.precision)

@@ -10,7 +10,7 @@ use std::sync::atomic::{Ordering, fence};
 use chrono::{DateTime, TimeZone, Utc};
 use ntp_refclock::config::{DriverKind, RefclockOptions};
 use ntp_refclock::device::shm::ShmSegment;
-use ntp_refclock::driver::{DriverEvent, Leap, RejectReason};
+use ntp_refclock::driver::{DriverEvent, LeapIndicator, RejectReason};
 use ntp_refclock::refclock::Refclock;
 use ntp_refclock::shm::ShmDriver;
 
@@ -169,7 +169,7 @@ fn gpsd_records_in_both_modes() {
         assert_eq!(segment.valid(), 0, "the reader clears valid");
         if let DriverEvent::Sample(sample) = &events[0] {
             assert_eq!(sample.receive_time, receive);
-            assert_eq!(sample.leap, Leap::NoWarning);
+            assert_eq!(sample.leap, LeapIndicator::NoWarning);
         }
         for event in &events {
             clock.handle_event(event);
@@ -179,8 +179,8 @@ fn gpsd_records_in_both_modes() {
     }
     assert_eq!(shm.counters().good, 3);
     let update = clock.poll(at(4.0)).unwrap();
-    assert!((update.offset - 0.013_345_678).abs() < 1e-9);
-    assert_eq!(update.refid, *b"SHM\0");
+    assert!((update.offset.to_seconds_f64() - 0.013_345_678).abs() < 1e-9);
+    assert_eq!(update.refid.to_string(), "SHM");
     assert_eq!((update.samples_used, update.samples_total), (2, 3));
     use ntp_refclock::driver::Driver;
     assert_eq!(shm.precision(), -20);
@@ -224,7 +224,7 @@ fn stale_far_and_unsynchronised_records_are_rejected() {
     let DriverEvent::Sample(sample) = &events[0] else {
         unreachable!()
     };
-    assert_eq!(sample.leap, Leap::AddSecond);
+    assert_eq!(sample.leap, LeapIndicator::InsertSecond);
     assert!(matches!(
         RejectReason::Stale.clock_event(),
         Some(ntp_refclock::status::ClockEvent::BadTime)

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
 use super::sentence::{self, SentenceKind};
 use crate::config::{ClockAddress, DriverKind, NmeaMode, RefclockOptions};
-use crate::driver::{DriverEvent, Leap, RejectReason, Rejection, Sample};
+use crate::driver::{DriverEvent, LeapIndicator, RejectReason, Rejection, Sample};
 
 /// The default GPS week-rollover base date (the reference implementation's
 /// `tos basedate`): receiver dates before it are moved forward in steps of
@@ -301,7 +301,7 @@ impl NmeaDecoder {
             reference_time,
             receive_time,
             correction: self.options.time2,
-            leap: Leap::NoWarning,
+            leap: LeapIndicator::NoWarning,
             source: line_text(line),
         }))
     }
