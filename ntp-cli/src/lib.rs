@@ -5,12 +5,14 @@
 //!
 //! - [`output`]: how packets and measurements are printed (text and JSON);
 //! - [`decode`]: the `ntpctl decode` command's input handling;
+//! - [`config`]: the `ntp.conf` parser;
 //!
-//! and, as the daemon arrives, `config` (the `ntp.conf` parser), `node` (the
+//! and, as the daemon arrives, `node` (the
 //! sans-IO composition of the peer, poll, system, orphan, discipline and
 //! refclock processes), `runtime` (the single-threaded `poll(2)` event loop
 //! and its sockets) and `control` (the control socket). The binary `ntpctl`
 //! is a thin shell over these modules.
 
+pub mod config;
 pub mod decode;
 pub mod output;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use ntp_cli::config::{Config, DEFAULT_CONFIG};
 use ntp_cli::decode::{self, Input};
 use ntp_wire::time::NtpDate;
 
@@ -37,6 +38,22 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         era_pivot: Option<String>,
     },
+    /// Check or print `ntp.conf` configurations.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file without running anything; errors name
+    /// the file, the line and what was expected.
+    Check {
+        /// The configuration file.
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the built-in default configuration (used without -c).
+    PrintDefault,
 }
 
 fn pivot(text: Option<&str>) -> Result<NtpDate> {
@@ -69,6 +86,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Config(ConfigCommand::Check { file }) => match Config::from_file(&file) {
+            Ok(config) => {
+                println!(
+                    "{}: OK ({} associations, {} reference clocks, {} restrict lines)",
+                    file.display(),
+                    config.associations.len(),
+                    config.refclocks.len(),
+                    config.restrictions.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(err) => {
+                eprintln!("ntpctl: {err}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Config(ConfigCommand::PrintDefault) => {
+            print!("{DEFAULT_CONFIG}");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
