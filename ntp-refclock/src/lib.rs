@@ -7,15 +7,17 @@
 //! - [`config`]: typed options (driver, unit, `mode`, device path, baud,
 //!   `fudge` values, `prefer`), filled from either `server 127.127.T.U` +
 //!   `fudge` or NTPsec's `refclock NAME ...`, and the driver tables;
-//! - [`driver`]: the [`Driver`](driver::Driver) trait every driver
+//! - [`driver`]: the [`Driver`] trait every driver
 //!   implements for a single-threaded poll(2) loop, and the
-//!   [`Sample`](driver::Sample)s and rejections it produces;
+//!   [`Sample`]s and rejections it produces;
 //! - [`refclock`]: the generic machinery - median [`filter`],
 //!   reachability, [`status`] and event codes, counters - that turns
 //!   samples into one measurement per poll for the peer process;
 //! - the drivers: [`nmea`] (type 20, serial NMEA 0183), [`pps`] (type 22,
 //!   RFC 2783), [`shm`] (type 28, gpsd's shared memory) and [`local`]
 //!   (type 1);
+//! - [`watch`]: one line of text or JSON per driver event, for the
+//!   `ntpctl refclock watch` diagnostic;
 //! - [`device`]: the thin, `unsafe`-containing device layers (termios,
 //!   PPS ioctls, System V shared memory) behind safe APIs.
 //!
@@ -67,6 +69,7 @@ pub mod pps;
 pub mod refclock;
 pub mod shm;
 pub mod status;
+pub mod watch;
 
 pub use config::{ClockAddress, ConfigError, DriverKind, RefclockOptions};
 pub use driver::{Driver, DriverEvent, Sample};
