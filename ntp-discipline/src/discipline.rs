@@ -50,6 +50,8 @@ const PGATE: f64 = 4.0;
 const HOLD_OFFSET: f64 = 0.5e-3;
 /// Poll exponent of the time constant used while the hold timer runs.
 const HOLD_POLL: i8 = 2;
+/// Largest offset difference taken into the jitter, seconds.
+const MAX_JITTER: f64 = 1e6;
 /// Largest phase adjustment per second, the kernel's slew rate (s/s).
 const MAX_SLEW: f64 = 500e-6;
 
@@ -403,7 +405,9 @@ impl ClockDiscipline {
             // Jitter: RMS of exponentially weighted offset differences.
             let floor = 2f64.powi(i32::from(self.config.precision));
             let previous = self.jitter * self.jitter;
-            let sample = (offset - self.last).abs().max(floor).powi(2);
+            // Capped so that absurd offsets (with the panic check off)
+            // cannot overflow the statistics.
+            let sample = (offset - self.last).abs().clamp(floor, MAX_JITTER).powi(2);
             self.jitter = (previous + (sample - previous) / AVG).sqrt();
 
             match self.state {
