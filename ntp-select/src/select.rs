@@ -357,14 +357,17 @@ pub fn clock_select<K: Copy + PartialEq>(
         let mut min_jitter = f64::INFINITY;
         let mut worst = 0;
         let mut worst_metric = f64::NEG_INFINITY;
+        // sum_j (x_j - x_k)^2 = S2 - 2 x_k S1 + n x_k^2 over offsets
+        // centred on their mean: O(n) per round instead of O(n^2).
+        let mean = population.iter().map(|m| m.offset).sum::<f64>() / n.max(1) as f64;
+        let s1: f64 = population.iter().map(|m| m.offset - mean).sum();
+        let s2: f64 = population.iter().map(|m| (m.offset - mean).powi(2)).sum();
         for k in 0..n {
             min_jitter = min_jitter.min(population[k].jitter);
             let sj = if n > 1 {
-                let sum: f64 = population
-                    .iter()
-                    .map(|q| (q.offset - population[k].offset).powi(2))
-                    .sum();
-                (sum / (n - 1) as f64).sqrt()
+                let x = population[k].offset - mean;
+                let sum = s2 - 2.0 * x * s1 + n as f64 * x * x;
+                (sum.max(0.0) / (n - 1) as f64).sqrt()
             } else {
                 0.0
             };
