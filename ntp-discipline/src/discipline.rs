@@ -114,6 +114,9 @@ pub struct KernelUpdate {
     /// A frequency (s/s) to set directly, after a frequency file was read
     /// or a frequency measured.
     pub frequency: Option<f64>,
+    /// Hold the kernel's frequency (`STA_FREQHOLD`): the hold timer of the
+    /// startup interval runs, and `poll` is then the short time constant.
+    pub frequency_hold: bool,
 }
 
 /// The result of [`ClockDiscipline::update`].
@@ -438,6 +441,10 @@ impl ClockDiscipline {
                 }
                 // SYNC and SPIK: the PLL/FLL frequency update.
                 ClockState::Sync | ClockState::Spik => {
+                    if self.config.kernel_active() && offset.abs() < HOLD_OFFSET {
+                        // The kernel holds the residual; judge by the offset.
+                        self.hold = 0.0;
+                    }
                     if self.hold <= 0.0 && !self.config.kernel_active() {
                         let poll_interval = 2f64.powi(i32::from(self.poll));
                         let allan = 2f64.powi(i32::from(self.config.allan_intercept));
@@ -472,10 +479,12 @@ impl ClockDiscipline {
             // The kernel slews the offset itself; the daemon does not.
             let offset = self.offset;
             self.offset = 0.0;
+            let frequency_hold = self.hold > 0.0;
             Some(KernelUpdate {
                 offset,
-                poll: self.poll,
+                poll: if frequency_hold { HOLD_POLL } else { self.poll },
                 frequency: kernel_frequency,
+                frequency_hold,
             })
         } else {
             None
@@ -501,7 +510,10 @@ impl ClockDiscipline {
 
         if self.hold > 0.0 {
             self.hold -= interval;
-            if self.offset.abs() < HOLD_OFFSET || self.hold < 0.0 {
+            // In kernel mode the residual is the kernel's; updates end the
+            // hold on small offsets instead.
+            let settled = !self.config.kernel_active() && self.offset.abs() < HOLD_OFFSET;
+            if settled || self.hold < 0.0 {
                 self.hold = 0.0;
             }
         }

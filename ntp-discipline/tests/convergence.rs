@@ -42,6 +42,8 @@ struct Scenario {
     wander_ppm: f64,
     hours: f64,
     seed: u64,
+    /// Use the (emulated) kernel discipline.
+    kernel: bool,
 }
 
 #[derive(Debug)]
@@ -65,7 +67,10 @@ fn run(s: &Scenario) -> Outcome {
         seed: s.seed,
         ..Default::default()
     });
-    let mut config = DisciplineConfig::default();
+    let mut config = DisciplineConfig {
+        kernel: s.kernel,
+        ..Default::default()
+    };
     if let Some(poll) = s.poll {
         config.min_poll = poll;
         config.max_poll = poll;
@@ -145,6 +150,7 @@ fn base() -> Scenario {
         wander_ppm: 0.0,
         hours: 6.0,
         seed: 1,
+        kernel: false,
     }
 }
 
@@ -323,4 +329,17 @@ fn deterministic() {
     let b = run(&s);
     assert_eq!(a.final_offset, b.final_offset);
     assert_eq!(a.final_frequency_error_ppm, b.final_frequency_error_ppm);
+}
+
+/// With `enable kernel` the offsets go to the (emulated) kernel PLL.
+#[test]
+fn kernel_discipline_converges() {
+    let o = report(&Scenario {
+        name: "50 ppm, 0.1 s, no driftfile, kernel PLL, 6 h",
+        jitter: 100e-6,
+        kernel: true,
+        ..base()
+    });
+    assert_converged(&o, 0.5e-3, 0.2);
+    assert!(o.settled_1ms.is_some_and(|t| t < 1800.0), "{o:?}");
 }

@@ -341,7 +341,7 @@ impl Clock for SimulatedClock {
         let offset = update.offset.clamp(-0.5, 0.5);
         let poll = update.poll.clamp(0, 17);
         let interval = 2f64.powi(i32::from(poll));
-        if let Some(last) = self.kernel_last {
+        if let Some(last) = self.kernel_last.filter(|_| !update.frequency_hold) {
             // The PLL frequency update of the reference loop.
             let mu = (self.elapsed - last).clamp(0.0, interval);
             let tau = 4.0 * 16.0 * interval;

@@ -267,6 +267,11 @@ impl Clock for SystemClock {
         tx.offset = (update.offset.clamp(-0.5, 0.5) * 1e9).round() as libc::c_long;
         tx.constant = libc::c_long::from(update.poll.max(0));
         tx.status = self.writable_status()? | libc::STA_PLL;
+        if update.frequency_hold {
+            tx.status |= libc::STA_FREQHOLD;
+        } else {
+            tx.status &= !libc::STA_FREQHOLD;
+        }
         if let Some(frequency) = update.frequency {
             tx.modes |= libc::ADJ_FREQUENCY;
             tx.freq = scaled_frequency(frequency)?;
@@ -278,7 +283,7 @@ impl Clock for SystemClock {
     fn disable_kernel_discipline(&mut self) -> Result<(), ClockError> {
         let mut tx = sys::zeroed_timex();
         tx.modes = libc::ADJ_STATUS;
-        tx.status = self.writable_status()? & !libc::STA_PLL;
+        tx.status = self.writable_status()? & !(libc::STA_PLL | libc::STA_FREQHOLD);
         self.adjtime("clock_adjtime(ADJ_STATUS)", &mut tx)
             .map(|_| ())
     }
