@@ -362,18 +362,18 @@ pub fn clock_select<K: Copy + PartialEq>(
         let mean = population.iter().map(|m| m.offset).sum::<f64>() / n.max(1) as f64;
         let s1: f64 = population.iter().map(|m| m.offset - mean).sum();
         let s2: f64 = population.iter().map(|m| (m.offset - mean).powi(2)).sum();
-        for k in 0..n {
-            min_jitter = min_jitter.min(population[k].jitter);
+        for (k, member) in population.iter_mut().enumerate() {
+            min_jitter = min_jitter.min(member.jitter);
             let sj = if n > 1 {
-                let x = population[k].offset - mean;
+                let x = member.offset - mean;
                 let sum = s2 - 2.0 * x * s1 + n as f64 * x * x;
                 (sum.max(0.0) / (n - 1) as f64).sqrt()
             } else {
                 0.0
             };
-            population[k].select_jitter = sj;
-            if sj * population[k].distance > worst_metric {
-                worst_metric = sj * population[k].distance;
+            member.select_jitter = sj;
+            if sj * member.distance > worst_metric {
+                worst_metric = sj * member.distance;
                 worst = k;
             }
         }
