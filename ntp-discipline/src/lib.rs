@@ -9,10 +9,10 @@
 //! - [`drift`]: the frequency file, with a sans-IO write schedule.
 //! - [`leap`]: the IERS `leap-seconds.list` file and the decision when to
 //!   announce and arm a leap second.
-//! - [`clock`]: the [`Clock`](clock::Clock) trait, the Linux
-//!   [`SystemClock`](clock::SystemClock) (`clock_adjtime` only; the crate's
+//! - [`clock`]: the [`Clock`] trait, the Linux
+//!   [`SystemClock`] (`clock_adjtime` only; the crate's
 //!   only unsafe code) and the deterministic
-//!   [`SimulatedClock`](clock::SimulatedClock).
+//!   [`SimulatedClock`].
 //!
 //! The discipline never reads a clock: the caller passes the time and
 //! carries out what the discipline returns.
