@@ -5,7 +5,10 @@
 //!
 //! - [`output`]: how packets and measurements are printed (text and JSON);
 //! - [`decode`]: the `ntpctl decode` command's input handling;
+//! - [`query`]: `ntpctl query`, the one-shot measurement (resolution, the
+//!   blocking `poll(2)` loop, the reply checks, `--step`/`--slew`);
 //! - [`config`]: the `ntp.conf` parser;
+//! - [`control`]: the control socket protocol, its client and its server;
 //!
 //! and, as the daemon arrives, `node` (the
 //! sans-IO composition of the peer, poll, system, orphan, discipline and
@@ -14,5 +17,6 @@
 //! is a thin shell over these modules.
 
 pub mod config;
+pub mod control;
 pub mod decode;
 pub mod output;

@@ -4,6 +4,7 @@
 //! JSON output is for scripts (times in seconds, snake_case keys) and is a
 //! stable, documented format.
 
+pub mod billboard;
 pub mod decode;
 
 /// Formats a time in seconds with a unit a person reads: `s`, `ms`, `us`
