@@ -5,6 +5,16 @@
 //!   client, symmetric and broadcast modes), the [`Sample`] type and the
 //!   checks a client applies to a server reply, with a typed
 //!   [`Rejection`] reason. `ntpctl query` and the daemon share this code.
+//! - [`filter`]: the clock filter.
+//! - [`dispatch`]: the dispatch matrix by (association mode, packet mode).
+//! - [`server`]: stateless server replies (`fast_xmit`), including
+//!   Kiss-o'-Death, never longer than the request.
+//! - [`auth`]: symmetric-key checks of incoming packets.
+//! - [`endpoint`]: the association table: mobilisation and
+//!   demobilisation of persistent, preemptable and ephemeral associations
+//!   of every mode, the packet checks, reachability, KoD handling, and the
+//!   poll processes (from `ntp-poll`), in the style of quinn-proto's
+//!   `Endpoint`.
 //!
 //! Packets come in as bytes and go out as values for the caller to send;
 //! time is an argument.
@@ -28,7 +38,37 @@
 //! assert_eq!(sample.offset.to_seconds_f64(), 0.0);
 //! assert_eq!(sample.delay.to_seconds_f64(), 2.0);
 //! ```
+//!
+//! The daemon drives an [`Endpoint`]:
+//!
+//! ```
+//! use ntp_assoc::{Access, AssocConfig, Auth, Endpoint, EndpointConfig};
+//! use ntp_poll::Uptime;
+//! use ntp_wire::time::NtpTimestamp;
+//!
+//! let mut endpoint = Endpoint::new(EndpointConfig::default(), Auth::disabled());
+//! let server = "192.0.2.1:123".parse().unwrap();
+//! let id = endpoint.mobilise(AssocConfig::client(server), Uptime::ZERO).unwrap();
+//! let due = endpoint.poll_timeout();
+//! endpoint.handle_timeout(due, NtpTimestamp::from_seconds_and_fraction(1000, 0));
+//! let transmit = endpoint.poll_transmit().unwrap();
+//! assert_eq!(transmit.destination, server);
+//! assert_eq!(transmit.association, Some(id));
+//! ```
 
+pub mod auth;
+pub mod dispatch;
+pub mod endpoint;
+pub mod filter;
 pub mod onwire;
+pub mod server;
 
+pub use auth::{Auth, AuthOutcome};
+pub use dispatch::{Action, AssocMode};
+pub use endpoint::{
+    Access, AssocConfig, AssocId, Association, Candidate, ConfigError, DemobiliseReason,
+    Disposition, Endpoint, EndpointConfig, Event, Kind, Transmit, Volley,
+};
+pub use filter::{ClockFilter, FilterOutcome};
 pub use onwire::{Rejection, Sample};
+pub use server::{PacketBuf, ReplyKind, SystemVars};
