@@ -9,6 +9,7 @@
 //!   blocking `poll(2)` loop, the reply checks, `--step`/`--slew`);
 //! - [`config`]: the `ntp.conf` parser;
 //! - [`control`]: the control socket protocol, its client and its server;
+//! - [`stats`]: `loopstats` and `peerstats` files in the reference format;
 //!
 //! and, as the daemon arrives, `node` (the
 //! sans-IO composition of the peer, poll, system, orphan, discipline and
@@ -20,3 +21,5 @@ pub mod config;
 pub mod control;
 pub mod decode;
 pub mod output;
+pub mod query;
+pub mod stats;

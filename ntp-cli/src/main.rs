@@ -38,6 +38,9 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         era_pivot: Option<String>,
     },
+    /// Measure this host's clock offset against NTP servers, once (like
+    /// ntpdig, sntp or chronyd -Q); optionally set the clock from it.
+    Query(ntp_cli::query::command::QueryArgs),
     /// Check or print `ntp.conf` configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Query(args) => Ok(ntp_cli::query::command::run(&args)),
         Command::Config(ConfigCommand::Check { file }) => match Config::from_file(&file) {
             Ok(config) => {
                 println!(

@@ -6,6 +6,7 @@
 
 pub mod billboard;
 pub mod decode;
+pub mod query;
 
 /// Formats a time in seconds with a unit a person reads: `s`, `ms`, `us`
 /// or `ns`, with four significant digits, e.g. `+1.234ms`.
