@@ -21,6 +21,9 @@ use crate::onwire::{MAXDISP, log2_duration, phi_times};
 
 /// NSTAGE: the number of filter stages.
 pub const NSTAGE: usize = 8;
+/// MAXDIST: the distance threshold (1.5 s, `tos maxdist` default in the
+/// reference implementation); the spike suppressor acts only below it.
+pub const MAXDIST: NtpDuration = NtpDuration::from_bits(3 << 31);
 /// SGATE: the popcorn spike gate, in multiples of the peer jitter.
 pub const SGATE: f64 = 3.0;
 
@@ -64,7 +67,8 @@ pub enum FilterOutcome {
     /// peer offset is unchanged (the prime directive: use a sample once).
     Stale,
     /// The new offset differs from the last by more than SGATE times the
-    /// jitter within two poll intervals: a popcorn spike, suppressed.
+    /// jitter (as it was before this sample) within two system poll
+    /// intervals: a popcorn spike, suppressed.
     PopcornSpike,
 }
 
@@ -207,6 +211,10 @@ impl ClockFilter {
         self.dispersion = NtpDuration::from_bits(i64::try_from(disp).unwrap_or(i64::MAX));
 
         let best = sorted[0];
+        // The spike gate uses the jitter before this sample, which a spike
+        // would otherwise inflate enough to let itself through.
+        let previous_jitter = self.jitter;
+        let previous_dispersion = self.dispersion;
         let valid: Vec<&Stage> = sorted.iter().filter(|s| s.is_valid()).collect();
         let jitter = if valid.len() > 1 {
             let sum: f64 = valid[1..]
@@ -234,7 +242,11 @@ impl ClockFilter {
             // Popcorn spike suppressor.
             let jump = (best.offset - self.offset).abs().to_seconds_f64();
             let window = poll_interval(system_poll) * 2;
-            if jump > SGATE * self.jitter.to_seconds_f64()
+            // As in the reference implementation, only once the peer has
+            // settled (dispersion below MAXDIST), so that the first samples
+            // after start-up are not taken for spikes.
+            if previous_dispersion < MAXDIST
+                && jump > SGATE * previous_jitter.to_seconds_f64()
                 && best.time.saturating_since(epoch) < window
             {
                 return FilterOutcome::PopcornSpike;
@@ -267,7 +279,7 @@ mod tests {
             (128, 1.5, 25.0),
             (192, 0.5, 10.0),
             (256, 3.0, 40.0),
-            (320, 50.0, 11.0), // popcorn spike at low delay
+            (300, 50.0, 8.0), // popcorn spike at the lowest delay
             (384, 0.8, 12.0),
             (448, 0.7, 9.0),
             (512, 0.6, 15.0),
@@ -291,6 +303,45 @@ mod tests {
             .unwrap();
         }
         insta::assert_snapshot!(table);
+    }
+
+    #[test]
+    fn popcorn_spike_suppressed() {
+        let mut filter = ClockFilter::new(-20);
+        for (t, off) in [
+            (64u64, 1.0),
+            (128, 1.1),
+            (192, 0.9),
+            (200, 1.0),
+            (208, 1.05),
+            (216, 0.95),
+        ] {
+            filter.update(
+                ms(off),
+                ms(10.0 - t as f64 / 100.0),
+                ms(0.0),
+                Uptime::from_secs(t),
+                6,
+                true,
+            );
+        }
+        let before = filter.offset();
+        // The lowest delay yet, but 100 ms off, within two poll intervals.
+        let outcome = filter.update(ms(100.0), ms(5.0), ms(0.0), Uptime::from_secs(256), 6, true);
+        assert!(filter.dispersion() < MAXDIST);
+        assert_eq!(outcome, FilterOutcome::PopcornSpike);
+        assert_eq!(filter.offset(), before);
+        // The same jump after a long gap (beyond two system polls) is taken.
+        let mut filter2 = filter.clone();
+        let outcome = filter2.update(
+            ms(100.0),
+            ms(4.0),
+            ms(0.0),
+            Uptime::from_secs(2000),
+            6,
+            true,
+        );
+        assert_eq!(outcome, FilterOutcome::Accepted);
     }
 
     #[test]
