@@ -55,7 +55,8 @@ mod tos;
 
 pub use candidate::{Candidate, CandidateFlags, Role};
 pub use select::{
-    CandidateReport, Intersection, SelectState, SelectionResult, clock_select, root_distance,
+    CandidateReport, Intersection, SelectState, SelectionResult, check_fitness, clock_select,
+    root_distance,
 };
 pub use system::{SystemProcess, SystemVariables};
 pub use tally::{Reject, Tally};

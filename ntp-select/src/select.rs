@@ -132,6 +132,22 @@ pub fn root_distance<K>(candidate: &Candidate<K>, now: NtpTimestamp, mindist: f6
     distance.max(mindist)
 }
 
+/// The fitness tests of RFC 5905 `fit()` other than the stratum range
+/// (which depends on the whole population): why `candidate` cannot be
+/// selected at `now`, or `None` if it can. A caller policy (such as orphan
+/// parent election) uses this to consider only selectable candidates.
+pub fn check_fitness<K>(
+    candidate: &Candidate<K>,
+    tos: &TosSettings,
+    now: NtpTimestamp,
+) -> Option<Reject> {
+    unfit(
+        candidate,
+        root_distance(candidate, now, tos.mindist_s()),
+        tos,
+    )
+}
+
 /// The fitness tests other than the stratum range (RFC 5905 `fit()`).
 fn unfit<K>(candidate: &Candidate<K>, distance: f64, tos: &TosSettings) -> Option<Reject> {
     if candidate.leap == LeapIndicator::Unsynchronized || candidate.stratum >= MAXSTRAT {

@@ -1,0 +1,88 @@
+//! The system process with orphan mode around it.
+
+use ntp_select::{
+    Candidate, SelectionResult, SystemProcess, SystemVariables, TosError, TosSettings,
+};
+use ntp_wire::time::NtpTimestamp;
+
+use crate::orphan::{Orphan, OrphanDecision, OrphanSettings, OrphanState};
+
+/// The system process of a host with (possibly) orphan mode configured:
+/// [`SystemProcess`] plus [`Orphan`], wired in the order ntpd uses.
+#[derive(Clone, Debug)]
+pub struct OrphanSystem<K> {
+    system: SystemProcess<K>,
+    orphan: Orphan,
+    last: Option<OrphanDecision<K>>,
+}
+
+impl<K: Copy + PartialEq> OrphanSystem<K> {
+    /// A host starting at `now` with the `tos` settings (including `orphan`
+    /// and `orphanwait`) and its own address metric
+    /// ([`address_metric`](crate::address_metric)).
+    pub fn new(tos: TosSettings, local_metric: u32, now: NtpTimestamp) -> Result<Self, TosError> {
+        let orphan = Orphan::new(OrphanSettings::from_tos(&tos), local_metric, now);
+        Ok(Self {
+            system: SystemProcess::new(tos)?,
+            orphan,
+            last: None,
+        })
+    }
+
+    /// Runs selection over `candidates` at `now` with the orphan rules
+    /// applied, and decides the orphan state. Call it whenever an
+    /// association's clock filter produces a sample, and at
+    /// [`OrphanSystem::next_deadline`].
+    pub fn update(
+        &mut self,
+        candidates: &[Candidate<K>],
+        now: NtpTimestamp,
+    ) -> (SelectionResult<K>, OrphanDecision<K>) {
+        let (prepared, elected) = self.orphan.prepare(candidates, self.system.tos(), now);
+        let result = self.system.select(&prepared, now);
+        let decision = self
+            .orphan
+            .decide(&result, elected, self.system.variables(), now);
+        self.last = Some(decision);
+        (result, decision)
+    }
+
+    /// What the host advertises now: the orphan parent's variables while it
+    /// is the parent, otherwise the system variables.
+    pub fn advertised(&self, now: NtpTimestamp) -> SystemVariables {
+        match self.last {
+            Some(OrphanDecision {
+                state: OrphanState::Parent,
+                ..
+            }) => self.orphan.parent_variables(now),
+            _ => *self.system.variables(),
+        }
+    }
+
+    /// The orphan state of the last decision (`Waiting` from start-up until
+    /// the first update).
+    pub fn state(&self) -> Option<OrphanState<K>> {
+        self.last.map(|d| d.state)
+    }
+
+    /// When to call [`OrphanSystem::update`] again even without new samples.
+    pub fn next_deadline(&self) -> Option<NtpTimestamp> {
+        self.last.and_then(|d| d.next_deadline)
+    }
+
+    /// The system process inside.
+    pub fn system(&self) -> &SystemProcess<K> {
+        &self.system
+    }
+
+    /// The orphan state machine inside.
+    pub fn orphan(&self) -> &Orphan {
+        &self.orphan
+    }
+
+    /// Forgets the system state after a clock step; the orphan wait is not
+    /// restarted by this alone.
+    pub fn reset(&mut self) {
+        self.system.reset();
+    }
+}
