@@ -197,7 +197,11 @@ struct Member {
 ///    except 127.0.0.1 which orphans use), unreachable, `noselect`, excluded
 ///    by the caller. The stratum range (`floor <= stratum < ceiling`) is
 ///    enforced only while at least `minclock` candidates in range remain
-///    (the `tos` text of the seeds).
+///    (the `tos` text of the seeds). The RFC skeleton also rejects a source
+///    whose reference ID equals the system reference ID; that rejects
+///    siblings sharing our upstream, which is no loop, so it is not done.
+///    The distance threshold includes the poll term as in the RFC and is
+///    applied to reference clocks too.
 /// 2. Intersection (ntpd 4.2.8's form of Marzullo's algorithm): correctness
 ///    intervals `offset +/- lambda` with lambda floored at `mindist`; the
 ///    number of allowed falsetickers grows from 0 while below half the

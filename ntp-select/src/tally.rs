@@ -117,3 +117,32 @@ impl fmt::Display for Reject {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_ntpq_billboard() {
+        let all = [
+            Tally::Reject,
+            Tally::Falseticker,
+            Tally::Excess,
+            Tally::Outlyer,
+            Tally::Candidate,
+            Tally::Backup,
+            Tally::SystemPeer,
+            Tally::PpsPeer,
+        ];
+        let codes: String = all.iter().map(|t| t.code()).collect();
+        assert_eq!(codes, " x.-+#*o");
+        for (i, t) in all.iter().enumerate() {
+            assert_eq!(usize::from(t.select_field()), i);
+        }
+        let survivors: Vec<bool> = all.iter().map(|t| t.is_survivor()).collect();
+        assert_eq!(
+            survivors,
+            [false, false, false, false, true, true, true, true]
+        );
+    }
+}

@@ -164,3 +164,62 @@ impl TosSettings {
         self.maxdist.to_seconds_f64()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        let base = TosSettings::default();
+        assert_eq!(base.validate(), Ok(()));
+        let cases = [
+            (
+                TosSettings {
+                    maxclock: 2,
+                    ..base
+                },
+                TosError::MaxclockBelowMinclock {
+                    maxclock: 2,
+                    minclock: 3,
+                },
+            ),
+            (
+                TosSettings {
+                    floor: 5,
+                    ceiling: 5,
+                    ..base
+                },
+                TosError::StratumRange {
+                    floor: 5,
+                    ceiling: 5,
+                },
+            ),
+            (
+                TosSettings { orphan: 0, ..base },
+                TosError::OrphanStratum(0),
+            ),
+            (
+                TosSettings {
+                    maxdist: NtpDuration::ZERO,
+                    ..base
+                },
+                TosError::Interval("maxdist"),
+            ),
+            (
+                TosSettings {
+                    mindist: NtpDuration::from_seconds(-1),
+                    ..base
+                },
+                TosError::Interval("mindist"),
+            ),
+        ];
+        for (tos, error) in cases {
+            assert_eq!(tos.validate(), Err(error));
+        }
+        assert_eq!(
+            TosError::OrphanStratum(0).to_string(),
+            "tos orphan 0 is not a stratum from 1 to 16"
+        );
+    }
+}
