@@ -10,6 +10,7 @@
 //! - [`server`]: stateless server replies (`fast_xmit`), including
 //!   Kiss-o'-Death, never longer than the request.
 //! - [`auth`]: symmetric-key checks of incoming packets.
+//! - [`access`]: `restrict` lists and the bounded per-client rate limiter.
 //! - [`endpoint`]: the association table: mobilisation and
 //!   demobilisation of persistent, preemptable and ephemeral associations
 //!   of every mode, the packet checks, reachability, KoD handling, and the
@@ -56,6 +57,7 @@
 //! assert_eq!(transmit.association, Some(id));
 //! ```
 
+pub mod access;
 pub mod auth;
 pub mod dispatch;
 pub mod endpoint;
