@@ -363,7 +363,18 @@ impl Exchange {
         let nonce = index
             .and_then(|i| self.pending.get(i))
             .map_or(NtpTimestamp::ZERO, |p| p.nonce);
-        let checked = onwire::check_reply(&header, nonce);
+        let checked = match onwire::check_reply(&header, nonce) {
+            // A zero reference time (a server that never set its clock,
+            // such as an NTPsec orphan) is not "later than the transmit
+            // time": RFC 5905's packet() compares the raw 64-bit values.
+            // Workaround until ntp_assoc::onwire::check_header does the same.
+            Err(Rejection::BadHeader(why))
+                if header.reference_time.is_zero() && why.starts_with("reference time") =>
+            {
+                Ok(())
+            }
+            other => other,
+        };
         let (Some(index), false) = (
             index,
             matches!(
@@ -716,6 +727,29 @@ mod tests {
             server(),
             "receive timestamp is zero",
         );
+    }
+
+    #[test]
+    fn zero_reference_time_is_accepted() {
+        let (outcome, r) = one_reply(
+            |h| h.reference_time = NtpTimestamp::ZERO,
+            server(),
+            None,
+            |_| {},
+        );
+        assert!(matches!(outcome, Outcome::Sample(_)), "{outcome:?}");
+        assert_eq!(r.error, None);
+        // A non-zero reference time after the transmit time still is not.
+        let (outcome, _) = one_reply(
+            |h| h.reference_time = h.transmit_time + NtpDuration::from_seconds(5),
+            server(),
+            None,
+            |_| {},
+        );
+        assert!(matches!(
+            outcome,
+            Outcome::Unusable(Rejection::BadHeader(_))
+        ));
     }
 
     #[test]
