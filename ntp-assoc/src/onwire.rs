@@ -351,7 +351,11 @@ pub fn check_header(header: &Header) -> Result<(), Rejection> {
     if root_distance(header.root_delay, header.root_dispersion) >= MAXDISP {
         return Err(Rejection::BadHeader("root distance at or beyond 16 s"));
     }
-    if (header.transmit_time - header.reference_time).is_negative() {
+    // A zero reference time means "never set" (NTPsec's orphan parents send
+    // it), not a time in the future.
+    if !header.reference_time.is_zero()
+        && (header.transmit_time - header.reference_time).is_negative()
+    {
         return Err(Rejection::BadHeader(
             "reference time later than transmit time",
         ));
@@ -699,5 +703,22 @@ mod tests {
         );
         assert_eq!(phi_times(-NtpDuration::ONE_SECOND), NtpDuration::ZERO);
         assert_eq!(phi_times(NtpDuration::from_bits(1)).to_bits(), 1);
+    }
+}
+
+#[cfg(test)]
+mod reference_time_tests {
+    use super::*;
+
+    #[test]
+    fn zero_reference_time_is_not_in_the_future() {
+        let mut header =
+            Header::client_request(4, NtpTimestamp::from_seconds_and_fraction(0xed00_0000, 0));
+        header.mode = ntp_wire::packet::Mode::Server;
+        header.leap = LeapIndicator::NoWarning;
+        header.stratum = 5;
+        assert_eq!(check_header(&header), Ok(()));
+        header.reference_time = header.transmit_time + NtpDuration::from_seconds(10);
+        assert!(check_header(&header).is_err());
     }
 }
