@@ -20,6 +20,9 @@
 pub mod config;
 pub mod control;
 pub mod decode;
+pub mod node;
 pub mod output;
+pub mod privileges;
 pub mod query;
+pub mod runtime;
 pub mod stats;

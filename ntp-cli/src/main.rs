@@ -41,6 +41,54 @@ enum Command {
     /// Measure this host's clock offset against NTP servers, once (like
     /// ntpdig, sntp or chronyd -Q); optionally set the clock from it.
     Query(ntp_cli::query::command::QueryArgs),
+    /// Run the NTP daemon (configured with ntp.conf syntax).
+    Run {
+        /// The configuration file (default: the built-in configuration,
+        /// see `ntpctl config print-default`).
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Listen on this address and port instead of 0.0.0.0:123 and
+        /// [::]:123 (repeatable).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Vec<std::net::SocketAddr>,
+        /// The control socket.
+        #[arg(long, value_name = "PATH", default_value = ntp_cli::control::DEFAULT_CONTROL_PATH)]
+        control: PathBuf,
+        /// Measure and serve time, but never adjust the clock.
+        #[arg(long)]
+        no_adjust: bool,
+        /// Allow the first correction to exceed the panic threshold (like ntpd -g).
+        #[arg(short = 'g', long = "allow-first-panic")]
+        allow_panic_once: bool,
+        /// Drop root for this user after binding, keeping CAP_SYS_TIME.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Stay in the foreground (ntpctl never forks; accepted for
+        /// compatibility with service files).
+        #[arg(long, short = 'n')]
+        foreground: bool,
+        /// Print the built-in default configuration and exit.
+        #[arg(long)]
+        print_default_config: bool,
+    },
+    /// Show the daemon's associations, like `ntpq -p`.
+    Peers {
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", default_value = ntp_cli::control::DEFAULT_CONTROL_PATH)]
+        control: PathBuf,
+        /// Print JSON (times in seconds).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the daemon's system variables and discipline state.
+    Status {
+        /// The daemon's control socket.
+        #[arg(long, value_name = "PATH", default_value = ntp_cli::control::DEFAULT_CONTROL_PATH)]
+        control: PathBuf,
+        /// Print JSON (times in seconds).
+        #[arg(long)]
+        json: bool,
+    },
     /// Check or print `ntp.conf` configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -70,6 +118,20 @@ fn pivot(text: Option<&str>) -> Result<NtpDate> {
     }
 }
 
+/// One request to the daemon's control socket.
+fn ask(
+    control: &std::path::Path,
+    request: ntp_cli::control::Request,
+) -> Result<ntp_cli::control::Response> {
+    let response =
+        ntp_cli::control::request(control, request, std::time::Duration::from_secs(5))
+            .with_context(|| format!("cannot talk to the daemon at {}", control.display()))?;
+    if let ntp_cli::control::Response::Error(err) = &response {
+        anyhow::bail!("the daemon says: {err}");
+    }
+    Ok(response)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Decode {
@@ -91,6 +153,54 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Query(args) => Ok(ntp_cli::query::command::run(&args)),
+        Command::Run {
+            config,
+            listen,
+            control,
+            no_adjust,
+            allow_panic_once,
+            user,
+            foreground: _,
+            print_default_config,
+        } => {
+            if print_default_config {
+                print!("{DEFAULT_CONFIG}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            ntp_cli::runtime::run(ntp_cli::runtime::RunOptions {
+                config,
+                listen,
+                control,
+                no_adjust,
+                allow_panic_once,
+                user,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Peers { control, json } => {
+            match ask(&control, ntp_cli::control::Request::Peers)? {
+                ntp_cli::control::Response::Peers(peers) if json => {
+                    println!("{}", serde_json::to_string_pretty(&peers)?);
+                }
+                ntp_cli::control::Response::Peers(peers) => {
+                    print!("{}", ntp_cli::output::billboard::render_peers(&peers));
+                }
+                other => anyhow::bail!("unexpected response from the daemon: {other:?}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { control, json } => {
+            match ask(&control, ntp_cli::control::Request::Status)? {
+                ntp_cli::control::Response::Status(status) if json => {
+                    println!("{}", serde_json::to_string_pretty(&status)?);
+                }
+                ntp_cli::control::Response::Status(status) => {
+                    print!("{}", ntp_cli::output::billboard::render_status(&status));
+                }
+                other => anyhow::bail!("unexpected response from the daemon: {other:?}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::Check { file }) => match Config::from_file(&file) {
             Ok(config) => {
                 println!(

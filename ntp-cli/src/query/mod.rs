@@ -4,7 +4,7 @@
 //! - [`target`]: `HOST[:PORT]` arguments and name resolution;
 //! - [`exchange`]: the measurement of one address without I/O (schedule,
 //!   reply checks, samples, result), unit-tested with fabricated replies;
-//! - [`socket`]: the sockets, `poll(2)` and receive timestamps;
+//! - [`crate::runtime::net`] (shared with the daemon): the sockets, `poll(2)` and receive timestamps;
 //! - [`adjust`]: `--step`/`--slew`, the decision over a `Clock` trait;
 //! - [`command`]: the command line, printing and exit status;
 //! - this module: the blocking loop that drives every address at once from
@@ -13,7 +13,6 @@
 pub mod adjust;
 pub mod command;
 pub mod exchange;
-pub mod socket;
 pub mod target;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -22,8 +21,8 @@ use ntp_wire::mac::Key;
 use ntp_wire::time::NtpTimestamp;
 
 use self::exchange::{Config, Exchange, ServerResult};
-use self::socket::UdpSocket;
 use self::target::{Family, parse_target, resolve};
+use crate::runtime::net::{self as socket, UdpSocket};
 
 /// What to query and how.
 #[derive(Clone, Debug)]
@@ -145,12 +144,12 @@ pub fn run(options: &Options) -> Report {
                                 }
                             );
                             slots.push(Slot::Active(
-                                Exchange::new(
+                                Box::new(Exchange::new(
                                     &target.host,
                                     address,
                                     config.clone(),
                                     start.elapsed(),
-                                ),
+                                )),
                                 socket,
                             ));
                         }
@@ -177,7 +176,7 @@ pub fn run(options: &Options) -> Report {
 }
 
 enum Slot {
-    Active(Exchange, UdpSocket),
+    Active(Box<Exchange>, UdpSocket),
     Done(ServerResult),
 }
 

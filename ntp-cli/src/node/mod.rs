@@ -1,0 +1,856 @@
+//! The node: the sans-IO composition of every process of the daemon.
+//!
+//! A [`Node`] wires the peer and poll processes (`ntp-assoc`'s
+//! [`Endpoint`]), the system process with orphan mode (`ntp-orphan`'s
+//! [`OrphanSystem`] over `ntp-select`), the clock discipline and the
+//! clock-adjust process (`ntp-discipline`), reference clocks
+//! (`ntp-refclock`'s filter; the devices stay with the caller), access
+//! control and rate limits (`ntp-assoc::access`).
+//!
+//! It opens no socket and never sleeps. The caller hands it packets (bytes,
+//! source, destination, receive timestamp), reference clock events and
+//! timer expiries, asks for the next deadline, and takes packets to send and
+//! outputs (statistics lines, frequency-file writes). Monotonic time is an
+//! [`Uptime`] argument; the NTP time scale comes from the [`Clock`] the node
+//! owns - the system clock in the daemon, a simulated clock in the
+//! simulator - which the node also adjusts when it is allowed to.
+
+pub mod setup;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ntp_assoc::access::{AccessControl, AccessVerdict};
+use ntp_assoc::{
+    AssocConfig, AssocId, AssocMode, Auth, Disposition, Endpoint, EndpointConfig, Event,
+    SystemVars, Transmit,
+};
+use ntp_discipline::clock::{ErrorEstimates, apply_adjustment, apply_update};
+use ntp_discipline::discipline::{ClockState, UpdateOutcome};
+use ntp_discipline::drift::DriftSchedule;
+use ntp_discipline::{Clock, ClockDiscipline, DisciplineConfig, LeapArm, LeapControl, LeapFile};
+use ntp_orphan::{OrphanState, OrphanSystem, address_metric};
+use ntp_poll::Uptime;
+use ntp_refclock::{DriverEvent, Refclock, RefclockUpdate};
+use ntp_select::{Candidate, CandidateFlags, SelectionResult, SystemVariables, Tally, TosSettings};
+use ntp_wire::packet::{LeapIndicator, Mode};
+use ntp_wire::refid::ReferenceId;
+use ntp_wire::time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp};
+
+use crate::control::{PeerReport, StatusReport};
+
+/// A time source of the system process: an association or a reference clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A network association.
+    Assoc(AssocId),
+    /// A reference clock, by its index in the node.
+    Refclock(usize),
+}
+
+/// Everything a node is built from.
+pub struct NodeSettings {
+    /// The `tos` knobs.
+    pub tos: TosSettings,
+    /// The discipline's configuration.
+    pub discipline: DisciplineConfig,
+    /// The peer process's switches.
+    pub endpoint: EndpointConfig,
+    /// Keys, trusted keys and `enable auth`.
+    pub auth: Auth,
+    /// `restrict` and `discard`.
+    pub access: AccessControl,
+    /// The associations to mobilise, with their host names.
+    pub associations: Vec<(AssocConfig, Option<String>)>,
+    /// Reference clocks (the filter side; the caller owns the devices).
+    pub refclocks: Vec<Refclock>,
+    /// Whether the node may adjust its clock (`--no-adjust`, `disable ntp`
+    /// and the privilege decide). Without it the discipline is not run.
+    pub adjust_clock: bool,
+    /// The frequency read from the frequency file, ppm.
+    pub stored_frequency_ppm: Option<f64>,
+    /// A parsed leap-seconds file.
+    pub leap_file: Option<LeapFile>,
+    /// The address whose metric takes part in the orphan election.
+    pub local_address: IpAddr,
+}
+
+/// Something for the caller to carry out or record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// A `loopstats` line (MJD, seconds, offset, frequency, jitter, wander, poll).
+    Loopstats {
+        /// When.
+        time: NtpTimestamp,
+        /// Offset, s.
+        offset: f64,
+        /// Frequency, ppm.
+        frequency_ppm: f64,
+        /// Jitter, s.
+        jitter: f64,
+        /// Wander, ppm.
+        wander_ppm: f64,
+        /// Poll exponent.
+        poll: i8,
+    },
+    /// A `peerstats` line.
+    Peerstats {
+        /// When.
+        time: NtpTimestamp,
+        /// The source.
+        source: IpAddr,
+        /// The peer status word.
+        status: u16,
+        /// Offset, s.
+        offset: f64,
+        /// Delay, s.
+        delay: f64,
+        /// Dispersion, s.
+        dispersion: f64,
+        /// Jitter, s.
+        jitter: f64,
+    },
+    /// Write this frequency (ppm) to the frequency file.
+    WriteDrift(f64),
+    /// The offset exceeds the panic threshold: the daemon must stop, as
+    /// ntpd does, telling the operator to set the clock by hand.
+    Panic(f64),
+}
+
+struct RefclockSlot {
+    refclock: Refclock,
+    poll: i8,
+    next_poll: Uptime,
+    last: Option<RefclockUpdate>,
+    last_update: Option<Uptime>,
+    /// Samples taken so far, to tell a new update from an old one.
+    sequence: u64,
+}
+
+/// The composed daemon core. See the module documentation.
+pub struct Node<C: Clock> {
+    clock: C,
+    adjust: bool,
+    endpoint: Endpoint,
+    system: OrphanSystem<Source>,
+    discipline: ClockDiscipline,
+    drift: DriftSchedule,
+    leap: LeapControl,
+    armed: LeapArm,
+    access: AccessControl,
+    refclocks: Vec<RefclockSlot>,
+    hostnames: HashMap<AssocId, String>,
+    last_packet: HashMap<AssocId, Uptime>,
+    sequences: HashMap<Source, u64>,
+    used: HashMap<Source, u64>,
+    last_result: Option<SelectionResult<Source>>,
+    advertised: SystemVariables,
+    synchronized_once: bool,
+    last_offset: f64,
+    next_second: Uptime,
+    counters: BTreeMap<String, u64>,
+    outputs: VecDeque<Output>,
+    precision: i8,
+}
+
+/// Why a node cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A `tos` value the system process refuses.
+    #[error("tos: {0}")]
+    Tos(#[from] ntp_select::TosError),
+    /// An association the peer process refuses.
+    #[error("{address}: {source}")]
+    Association {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: ntp_assoc::ConfigError,
+    },
+    /// The clock cannot be read.
+    #[error("cannot read the clock: {0}")]
+    Clock(#[from] ntp_discipline::ClockError),
+}
+
+fn seconds(d: NtpDuration) -> f64 {
+    d.to_seconds_f64()
+}
+
+impl<C: Clock> Node<C> {
+    /// Builds a node at monotonic time `now`, mobilising the configured
+    /// associations.
+    pub fn new(settings: NodeSettings, clock: C, now: Uptime) -> Result<Self, NodeError> {
+        let clock_now = clock.now()?;
+        let precision = settings.discipline.precision;
+        let mut endpoint = Endpoint::new(settings.endpoint, settings.auth);
+        let mut hostnames = HashMap::new();
+        for (config, hostname) in settings.associations {
+            let id = endpoint
+                .mobilise(config, now)
+                .map_err(|source| NodeError::Association {
+                    address: config.address,
+                    source,
+                })?;
+            if let Some(name) = hostname {
+                hostnames.insert(id, name);
+            }
+        }
+        let mut leap = LeapControl::new();
+        leap.set_file(settings.leap_file);
+        let system = OrphanSystem::new(
+            settings.tos,
+            address_metric(settings.local_address),
+            clock_now,
+        )?;
+        let refclocks = settings
+            .refclocks
+            .into_iter()
+            .map(|refclock| {
+                let poll = refclock.options().minpoll.clamp(3, 17) as i8;
+                RefclockSlot {
+                    refclock,
+                    poll,
+                    next_poll: now + Duration::from_secs(1 << poll),
+                    last: None,
+                    last_update: None,
+                    sequence: 0,
+                }
+            })
+            .collect();
+        let mut node = Self {
+            adjust: settings.adjust_clock,
+            discipline: ClockDiscipline::new(settings.discipline, settings.stored_frequency_ppm),
+            drift: DriftSchedule::new(settings.stored_frequency_ppm),
+            clock,
+            endpoint,
+            system,
+            leap,
+            armed: LeapArm::None,
+            access: settings.access,
+            refclocks,
+            hostnames,
+            last_packet: HashMap::new(),
+            sequences: HashMap::new(),
+            used: HashMap::new(),
+            last_result: None,
+            advertised: SystemVariables::unsynchronized(),
+            synchronized_once: false,
+            last_offset: 0.0,
+            next_second: now,
+            counters: BTreeMap::new(),
+            outputs: VecDeque::new(),
+            precision,
+        };
+        if node.adjust
+            && !node.discipline.config().kernel_active()
+            && let Err(err) = node.clock.disable_kernel_discipline()
+        {
+            log::warn!("cannot turn the kernel discipline off: {err}");
+        }
+        node.publish_system_vars(clock_now);
+        Ok(node)
+    }
+
+    fn count(&mut self, what: &str) {
+        *self.counters.entry(what.to_owned()).or_default() += 1;
+    }
+
+    /// The clock this node reads and disciplines.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The clock, mutably (the simulator advances it).
+    pub fn clock_mut(&mut self) -> &mut C {
+        &mut self.clock
+    }
+
+    /// The peer process.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The discipline.
+    pub fn discipline(&self) -> &ClockDiscipline {
+        &self.discipline
+    }
+
+    /// The system variables this node advertises.
+    pub fn system_variables(&self) -> &SystemVariables {
+        &self.advertised
+    }
+
+    /// The current system peer, if any.
+    pub fn system_peer(&self) -> Option<Source> {
+        self.last_result.as_ref().and_then(|r| r.sys_peer)
+    }
+
+    /// Mobilises an association at run time (configuration reload, pool
+    /// refill); `hostname` is shown on the billboard.
+    pub fn add_association(
+        &mut self,
+        config: AssocConfig,
+        hostname: Option<String>,
+        now: Uptime,
+    ) -> Result<AssocId, ntp_assoc::ConfigError> {
+        let id = self.endpoint.mobilise(config, now)?;
+        if let Some(name) = hostname {
+            self.hostnames.insert(id, name);
+        }
+        Ok(id)
+    }
+
+    /// Demobilises an association (configuration reload).
+    pub fn remove_association(&mut self, id: AssocId) -> bool {
+        self.hostnames.remove(&id);
+        self.endpoint.demobilise(id)
+    }
+
+    /// How many client associations exist and how many more a pool may add.
+    pub fn pool_slots(&self) -> usize {
+        self.endpoint.pool_slots()
+    }
+
+    /// Handles a packet from `source` to local `destination`, received at
+    /// monotonic `now` with receive timestamp `received`.
+    pub fn handle_packet(
+        &mut self,
+        now: Uptime,
+        received: NtpTimestamp,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
+        self.count("received");
+        let is_query = matches!(
+            bytes.first().map(|b| Mode::from_bits(*b)),
+            Some(Mode::Control | Mode::Private)
+        );
+        let access = match self
+            .access
+            .decide(source.ip(), now.since_origin(), is_query)
+        {
+            AccessVerdict::Pass(access) => access,
+            AccessVerdict::Ignored => return self.count("dropped: restrict ignore"),
+            AccessVerdict::RateLimited => return self.count("dropped: rate limit"),
+            AccessVerdict::QueryRefused => return self.count("dropped: noquery"),
+        };
+        if access.kiss.is_some() {
+            self.count("sent: KoD RATE");
+        }
+        match self
+            .endpoint
+            .handle(now, received, source, destination, bytes, access)
+        {
+            Disposition::Processed(id) => {
+                self.last_packet.insert(id, now);
+                self.count("processed");
+            }
+            Disposition::Replied => self.count("served"),
+            Disposition::Control => self.count("dropped: mode 6/7 not served"),
+            Disposition::Dropped(reason) => {
+                let name = format!("rejected: {reason}");
+                self.count(&name);
+            }
+        }
+        self.process_events(now);
+    }
+
+    /// Hands an event of reference clock `index`'s driver to its filter.
+    pub fn handle_refclock_event(&mut self, index: usize, event: &DriverEvent) {
+        if let Some(slot) = self.refclocks.get_mut(index) {
+            slot.refclock.handle_event(event);
+        }
+    }
+
+    /// The earliest deadline of every process.
+    pub fn poll_timeout(&self) -> Uptime {
+        let refclock = self
+            .refclocks
+            .iter()
+            .map(|r| r.next_poll)
+            .min()
+            .unwrap_or(Uptime::NEVER);
+        self.endpoint
+            .poll_timeout()
+            .min(self.next_second)
+            .min(refclock)
+    }
+
+    /// Runs every process due at `now`.
+    pub fn handle_timeout(&mut self, now: Uptime) {
+        let clock_now = match self.clock.now() {
+            Ok(t) => t,
+            Err(err) => {
+                log::error!("cannot read the clock: {err}");
+                return;
+            }
+        };
+        if self.endpoint.poll_timeout() <= now {
+            self.endpoint.handle_timeout(now, clock_now);
+        }
+        self.process_events(now);
+        self.poll_refclocks(now, clock_now);
+        if self.next_second <= now {
+            self.once_per_second(now, clock_now);
+            // Stay on a one-second grid without drifting behind.
+            while self.next_second <= now {
+                self.next_second = self.next_second + Duration::from_secs(1);
+            }
+        }
+    }
+
+    /// The next packet to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let transmit = self.endpoint.poll_transmit();
+        if transmit.is_some() {
+            self.count("sent");
+        }
+        transmit
+    }
+
+    /// The next output.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    fn poll_refclocks(&mut self, now: Uptime, clock_now: NtpTimestamp) {
+        let mut updated = false;
+        let utc = clock_now
+            .to_datetime(NtpDate::UNIX_EPOCH + NtpDuration::from_seconds(1 << 31))
+            .unwrap_or_default();
+        for (index, slot) in self.refclocks.iter_mut().enumerate() {
+            if slot.next_poll > now {
+                continue;
+            }
+            slot.next_poll = now + Duration::from_secs(1 << slot.poll);
+            if let Some(update) = slot.refclock.poll(utc) {
+                slot.last = Some(update);
+                slot.last_update = Some(now);
+                slot.sequence += 1;
+                self.sequences
+                    .insert(Source::Refclock(index), slot.sequence);
+                updated = true;
+            }
+        }
+        if updated {
+            self.clock_select(now, clock_now);
+        }
+    }
+
+    fn process_events(&mut self, now: Uptime) {
+        let mut run_select = false;
+        while let Some(event) = self.endpoint.poll_event() {
+            match event {
+                Event::ClockUpdate { id } => {
+                    *self.sequences.entry(Source::Assoc(id)).or_default() += 1;
+                    run_select = true;
+                    if let Some(assoc) = self.endpoint.association(id) {
+                        let c = assoc.candidate(now);
+                        let time = self.clock.now().unwrap_or_default();
+                        self.outputs.push_back(Output::Peerstats {
+                            time,
+                            source: c.address.ip(),
+                            status: 0,
+                            offset: seconds(c.offset),
+                            delay: seconds(c.delay),
+                            dispersion: seconds(c.dispersion),
+                            jitter: seconds(c.jitter),
+                        });
+                    }
+                }
+                Event::Mobilised { address, mode, .. } => {
+                    log::info!("mobilised {mode:?} association with {address}");
+                }
+                Event::Demobilised {
+                    id,
+                    address,
+                    reason,
+                } => {
+                    log::info!("demobilised association with {address}: {reason:?}");
+                    self.hostnames.remove(&id);
+                    self.last_packet.remove(&id);
+                    self.sequences.remove(&Source::Assoc(id));
+                    self.used.remove(&Source::Assoc(id));
+                }
+                Event::Kiss { id, code } => {
+                    log::warn!("association {}: kiss-o'-death {code}", id.0);
+                    self.count(&format!("kiss received: {code}"));
+                }
+                Event::Unreachable { id } => {
+                    log::info!("association {} is unreachable", id.0);
+                }
+                Event::KeyMissing { id, key } => {
+                    log::warn!("association {}: key {key} is missing or not trusted", id.0);
+                }
+                Event::Rejected { .. } => {}
+            }
+        }
+        if run_select {
+            let clock_now = self.clock.now().unwrap_or_default();
+            self.clock_select(now, clock_now);
+        }
+    }
+
+    fn candidates(&self, now: Uptime, clock_now: NtpTimestamp) -> Vec<Candidate<Source>> {
+        let mut list: Vec<Candidate<Source>> = self
+            .endpoint
+            .candidates(now)
+            .into_iter()
+            .map(|c| Candidate {
+                id: Source::Assoc(c.id),
+                address: Some(c.address.ip()),
+                local_refid: None,
+                stratum: c.stratum,
+                leap: c.leap,
+                reference_id: c.refid,
+                offset: c.offset,
+                delay: c.delay,
+                // The peer process already grew the dispersion to `now`.
+                dispersion: c.dispersion,
+                jitter: c.jitter,
+                root_delay: c.root_delay,
+                root_dispersion: c.root_dispersion,
+                reach: c.reach,
+                poll: c.poll,
+                update_time: clock_now,
+                flags: CandidateFlags {
+                    prefer: c.prefer,
+                    noselect: c.noselect,
+                    truechimer: c.true_chimer,
+                    pps: false,
+                    refclock: false,
+                },
+                ..Candidate::new(Source::Assoc(c.id))
+            })
+            .collect();
+        for (index, slot) in self.refclocks.iter().enumerate() {
+            let Some(update) = &slot.last else { continue };
+            let age = slot
+                .last_update
+                .map_or(0.0, |t| now.saturating_since(t).as_secs_f64());
+            let options = slot.refclock.options();
+            list.push(Candidate {
+                id: Source::Refclock(index),
+                address: None,
+                stratum: update.stratum,
+                leap: update.leap,
+                reference_id: update.refid,
+                offset: update.offset,
+                delay: NtpDuration::ZERO,
+                dispersion: update.dispersion
+                    + NtpDuration::from_seconds_f64(ntp_select::PHI * age),
+                jitter: update.jitter,
+                root_delay: NtpDuration::ZERO,
+                root_dispersion: NtpDuration::ZERO,
+                reach: slot.refclock.reach(),
+                poll: slot.poll,
+                update_time: clock_now,
+                flags: CandidateFlags {
+                    prefer: options.prefer,
+                    noselect: options.noselect,
+                    truechimer: false,
+                    pps: options.kind == ntp_refclock::DriverKind::Pps,
+                    refclock: true,
+                },
+                ..Candidate::new(Source::Refclock(index))
+            });
+        }
+        list
+    }
+
+    /// The system process (RFC 5905 `clock_select()` and `clock_update()`).
+    fn clock_select(&mut self, now: Uptime, clock_now: NtpTimestamp) {
+        let candidates = self.candidates(now, clock_now);
+        let (result, decision) = self.system.update(&candidates, clock_now);
+        let sys_peer = result.sys_peer;
+        self.last_result = Some(result);
+        if matches!(decision.state, OrphanState::Parent) {
+            self.synchronized_once = true;
+            self.publish_system_vars(clock_now);
+            return;
+        }
+        let Some(peer) = sys_peer else {
+            self.publish_system_vars(clock_now);
+            return;
+        };
+        // Never use the same sample twice (RFC 5905 clock_update).
+        let sequence = self.sequences.get(&peer).copied().unwrap_or(0);
+        if self.used.get(&peer).copied() == Some(sequence) {
+            self.publish_system_vars(clock_now);
+            return;
+        }
+        self.used.insert(peer, sequence);
+        self.synchronized_once = true;
+        let vars = self.system.advertised(clock_now);
+        let offset = seconds(vars.offset);
+        self.last_offset = offset;
+        if self.adjust && decision.discipline {
+            self.discipline_update(clock_now, offset);
+        }
+        self.publish_system_vars(clock_now);
+    }
+
+    fn discipline_update(&mut self, clock_now: NtpTimestamp, offset: f64) {
+        match self.discipline.update(clock_now, offset) {
+            Ok(update) => {
+                if let Err(err) = apply_update(&mut self.clock, &update) {
+                    log::error!("cannot adjust the clock: {err}");
+                }
+                if let UpdateOutcome::Stepped(amount) = update.outcome {
+                    log::warn!("clock stepped by {amount} s");
+                    self.count("clock steps");
+                    self.system.reset();
+                }
+                self.outputs.push_back(Output::Loopstats {
+                    time: clock_now,
+                    offset,
+                    frequency_ppm: self.discipline.frequency_ppm(),
+                    jitter: self.discipline.jitter(),
+                    wander_ppm: self.discipline.wander() * 1e6,
+                    poll: self.discipline.poll_exponent(),
+                });
+            }
+            Err(err) => {
+                log::error!("{err}");
+                self.outputs.push_back(Output::Panic(offset));
+            }
+        }
+    }
+
+    /// What the server side advertises, from the system (or orphan)
+    /// variables, with the leap indicator of the leap process.
+    fn publish_system_vars(&mut self, clock_now: NtpTimestamp) {
+        let vars = if self.synchronized_once {
+            self.system.advertised(clock_now)
+        } else {
+            SystemVariables::unsynchronized()
+        };
+        self.advertised = vars;
+        let leap_status = self.leap.status(
+            clock_now.to_date(
+                NtpDate::from_era_parts(0, 1 << 31, 0) + NtpDuration::from_seconds(1 << 31),
+            ),
+            vars.leap,
+        );
+        let synchronized = vars.is_synchronized();
+        // RFC 5905: the root dispersion grows with the time since the last update.
+        let age = (clock_now - vars.update_time).to_seconds_f64().max(0.0);
+        let root_dispersion = if synchronized {
+            vars.root_dispersion + NtpDuration::from_seconds_f64(ntp_select::PHI * age)
+        } else {
+            vars.root_dispersion
+        };
+        self.endpoint.set_system(SystemVars {
+            leap: if synchronized {
+                leap_status.indicator
+            } else {
+                LeapIndicator::Unsynchronized
+            },
+            stratum: vars.stratum,
+            precision: self.precision,
+            root_delay: NtpShort::from_duration(vars.root_delay),
+            root_dispersion: NtpShort::from_duration(root_dispersion),
+            refid: vars.reference_id,
+            reftime: vars.reference_time,
+            poll: self.discipline.poll_exponent(),
+        });
+    }
+
+    fn once_per_second(&mut self, now: Uptime, clock_now: NtpTimestamp) {
+        if self.adjust {
+            if let Some(adjustment) = self.discipline.clock_adjust(clock_now)
+                && let Err(err) = apply_adjustment(&mut self.clock, &adjustment)
+            {
+                log::error!("cannot adjust the clock frequency: {err}");
+            }
+            let status = self.leap.status(
+                clock_now.to_date(NtpDate::from_era_parts(1, 0, 0)),
+                self.advertised.leap,
+            );
+            if status.arm != self.armed {
+                match self.clock.set_leap(status.arm) {
+                    Ok(()) => self.armed = status.arm,
+                    Err(err) => log::error!("cannot arm the leap second: {err}"),
+                }
+            }
+            let estimates = ErrorEstimates {
+                estimated: self.discipline.jitter(),
+                maximum: seconds(self.advertised.root_distance()),
+                synchronized: self.discipline.is_synchronized(),
+            };
+            let _ = self.clock.set_error_estimates(estimates);
+            let ppm = self.discipline.frequency_ppm();
+            let valid = self.discipline.frequency_is_valid();
+            if self.drift.should_write(clock_now, ppm, valid) {
+                self.drift.written(clock_now, ppm);
+                self.outputs.push_back(Output::WriteDrift(ppm));
+            }
+        }
+        // Orphan mode and the system peer's aging need the system process
+        // to run even without new samples.
+        if self
+            .system
+            .next_deadline()
+            .is_some_and(|d| (clock_now - d).to_bits() >= 0)
+            || self.last_result.is_none()
+            || self.system.orphan().settings().is_enabled()
+        {
+            self.clock_select(now, clock_now);
+        } else {
+            self.publish_system_vars(clock_now);
+        }
+    }
+
+    /// The frequency to write at shutdown, if it should be written.
+    pub fn drift_at_shutdown(&self) -> Option<f64> {
+        let ppm = self.discipline.frequency_ppm();
+        (self.adjust
+            && self
+                .drift
+                .should_write_at_shutdown(ppm, self.discipline.frequency_is_valid()))
+        .then_some(ppm)
+    }
+
+    /// The billboard (`ntpctl peers`).
+    pub fn peers_report(&self, now: Uptime) -> Vec<PeerReport> {
+        let tally = |source: Source| {
+            self.last_result
+                .as_ref()
+                .and_then(|r| r.tally(source))
+                .map_or(' ', |t: Tally| t.code())
+        };
+        let mut out: Vec<PeerReport> = self
+            .endpoint
+            .associations()
+            .map(|assoc| {
+                let c = assoc.candidate(now);
+                let mode = match assoc.mode() {
+                    AssocMode::Client => {
+                        if c.kind == ntp_assoc::Kind::Preemptable {
+                            "p"
+                        } else {
+                            "u"
+                        }
+                    }
+                    AssocMode::SymmetricActive | AssocMode::SymmetricPassive => "s",
+                    AssocMode::BroadcastServer => "B",
+                    AssocMode::BroadcastClient => "b",
+                    AssocMode::ManycastClient => "m",
+                };
+                let refid = match c.refid.ascii() {
+                    Some(text) if c.stratum <= 1 || c.stratum >= 16 => text.to_owned(),
+                    _ => c.refid.to_ipv4().to_string(),
+                };
+                PeerReport {
+                    remote: c.address.to_string(),
+                    hostname: self.hostnames.get(&assoc.id()).cloned(),
+                    tally: tally(Source::Assoc(assoc.id())),
+                    refid,
+                    stratum: c.stratum,
+                    mode: mode.to_owned(),
+                    reach: c.reach,
+                    poll: 1u32 << c.poll.clamp(0, 17),
+                    when: self
+                        .last_packet
+                        .get(&assoc.id())
+                        .map(|t| now.saturating_since(*t).as_secs()),
+                    delay: seconds(c.delay),
+                    offset: seconds(c.offset),
+                    jitter: seconds(c.jitter),
+                    dispersion: seconds(c.dispersion),
+                    note: assoc.last_rejection().map(|r| r.to_string()),
+                }
+            })
+            .collect();
+        for (index, slot) in self.refclocks.iter().enumerate() {
+            let options = slot.refclock.options();
+            let (offset, jitter, dispersion, refid, stratum) = match &slot.last {
+                Some(u) => (
+                    seconds(u.offset),
+                    seconds(u.jitter),
+                    seconds(u.dispersion),
+                    u.refid,
+                    u.stratum,
+                ),
+                None => (0.0, 0.0, 0.0, options.refid(), options.stratum()),
+            };
+            out.push(PeerReport {
+                remote: options.address().to_string(),
+                hostname: None,
+                tally: tally(Source::Refclock(index)),
+                refid: refid.to_string(),
+                stratum,
+                mode: "l".to_owned(),
+                reach: slot.refclock.reach(),
+                poll: 1 << slot.poll,
+                when: slot.last_update.map(|t| now.saturating_since(t).as_secs()),
+                delay: 0.0,
+                offset,
+                jitter,
+                dispersion,
+                note: None,
+            });
+        }
+        out
+    }
+
+    /// The system status (`ntpctl status`).
+    pub fn status_report(&self) -> StatusReport {
+        let vars = &self.advertised;
+        let system_peer = self.system_peer().map(|source| match source {
+            Source::Assoc(id) => self
+                .endpoint
+                .association(id)
+                .map_or_else(String::new, |a| a.config().address.to_string()),
+            Source::Refclock(index) => self
+                .refclocks
+                .get(index)
+                .map_or_else(String::new, |r| r.refclock.options().address().to_string()),
+        });
+        let state = match self.discipline.state() {
+            ClockState::Nset => "NSET",
+            ClockState::Fset => "FSET",
+            ClockState::Spik => "SPIK",
+            ClockState::Freq => "FREQ",
+            ClockState::Sync => "SYNC",
+        };
+        let reference_time = (!vars.reference_time.is_zero()).then(|| {
+            vars.reference_time
+                .to_date(
+                    NtpDate::from_era_parts(0, 1 << 31, 0) + NtpDuration::from_seconds(1 << 31),
+                )
+                .to_rfc3339()
+        });
+        StatusReport {
+            stratum: vars.stratum,
+            refid: match vars.reference_id.ascii() {
+                Some(text) if vars.stratum <= 1 || vars.stratum >= 16 => text.to_owned(),
+                _ => vars.reference_id.to_ipv4().to_string(),
+            },
+            leap: if vars.is_synchronized() {
+                vars.leap.to_bits()
+            } else {
+                LeapIndicator::Unsynchronized.to_bits()
+            },
+            system_peer,
+            offset: self.last_offset,
+            frequency_ppm: self.discipline.frequency_ppm(),
+            root_delay: seconds(vars.root_delay),
+            root_dispersion: seconds(vars.root_dispersion),
+            jitter: seconds(vars.jitter),
+            poll: self.discipline.poll_exponent(),
+            discipline_state: state.to_owned(),
+            orphan: matches!(self.system.state(), Some(OrphanState::Parent)),
+            clock_adjusted: self.adjust,
+            reference_time,
+            counters: self.counters.clone(),
+        }
+    }
+
+    /// The reference ID other servers see for this node's address.
+    pub fn reference_id_of(address: IpAddr) -> ReferenceId {
+        ReferenceId::from_ip(address)
+    }
+}
