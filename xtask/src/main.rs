@@ -2,6 +2,9 @@
 //!
 //! - `ci`: `cargo fmt --check`, clippy on all targets with warnings denied,
 //!   and the whole test suite.
+//! - `demo`: an offline demonstration on loopback: a server daemon and a
+//!   client daemon (both `--no-adjust`), and the client's `ntpctl peers`
+//!   going from unreachable to `*` synchronised.
 //! - `fuzz TARGET --seconds N`: run a cargo-fuzz target for a bounded time
 //!   (`ci` runs every target for 10 seconds from its checked-in corpus).
 
@@ -13,12 +16,13 @@ use anyhow::{Context, Result, bail};
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <ci|fuzz> [ARGS]");
+        bail!("usage: cargo xtask <ci|fuzz|demo> [ARGS]");
     };
     match task.as_str() {
         "ci" => ci(rest),
         "fuzz" => fuzz(rest),
-        other => bail!("unknown task {other:?}; known tasks: ci, fuzz"),
+        "demo" => demo(rest),
+        other => bail!("unknown task {other:?}; known tasks: ci, fuzz, demo"),
     }
 }
 
@@ -133,4 +137,98 @@ fn fuzz(args: &[String]) -> Result<()> {
     );
     let _ = std::fs::remove_dir_all(&scratch);
     result
+}
+
+/// Kills the demo's daemons (by PID) when dropped.
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn demo(args: &[String]) -> Result<()> {
+    if let Some(unknown) = args.first() {
+        bail!("demo takes no arguments, got {unknown:?}");
+    }
+    run(
+        "cargo",
+        &["build", "--release", "-p", "ntp-cli", "--bin", "ntpctl"],
+    )?;
+    let ntpctl = root().join("target/release/ntpctl");
+    let dir = std::env::temp_dir().join(format!("ntpctl-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (server_port, client_port) = (free_port()?, free_port()?);
+    let server_conf = dir.join("server.conf");
+    let client_conf = dir.join("client.conf");
+    // The server has no upstream: orphan mode makes it a stratum-5 source at once.
+    std::fs::write(&server_conf, "tos orphan 5 orphanwait 0\n")?;
+    std::fs::write(
+        &client_conf,
+        format!("server 127.0.0.1 port {server_port} iburst minpoll 3 maxpoll 3\n"),
+    )?;
+    let start = |conf: &Path, port: u16, control: &Path| {
+        Command::new(&ntpctl)
+            .arg("run")
+            .arg("-c")
+            .arg(conf)
+            .args([
+                "--no-adjust",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--control",
+            ])
+            .arg(control)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", ntpctl.display()))
+    };
+    let server_control = dir.join("server.sock");
+    let client_control = dir.join("client.sock");
+    let mut children = Children(Vec::new());
+    children
+        .0
+        .push(start(&server_conf, server_port, &server_control)?);
+    children
+        .0
+        .push(start(&client_conf, client_port, &client_control)?);
+    println!("server: ntpctl run --listen 127.0.0.1:{server_port} (tos orphan 5)");
+    println!(
+        "client: ntpctl run --listen 127.0.0.1:{client_port} (server 127.0.0.1 port {server_port} iburst)"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let out = Command::new(&ntpctl)
+            .args(["peers", "--control"])
+            .arg(&client_control)
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("\n$ ntpctl peers\n{text}");
+        if text.lines().any(|l| l.starts_with('*')) {
+            let out = Command::new(&ntpctl)
+                .args(["status", "--control"])
+                .arg(&client_control)
+                .output()?;
+            println!("$ ntpctl status\n{}", String::from_utf8_lossy(&out.stdout));
+            println!("synchronised: the client selected the server as its system peer (*).");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("the client did not synchronise within 90 s");
+        }
+    }
+    drop(children);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
