@@ -1,11 +1,10 @@
 //! `--step` / `--slew`: setting the clock once from the best result, the
 //! way `ntpd -q` and `ntpdate` do.
 //!
-//! The decision is a pure function ([`decide`]) over a small [`Clock`]
-//! trait, so tests run it against a simulated clock; [`SystemClock`] is the
-//! only code that touches the real clock (`clock_adjtime`), and no test
-//! calls it. (`ntp-discipline` will own the shared `Clock` trait; until it
-//! has one, this module keeps the few lines it needs.)
+//! The decision is a pure function ([`decide`]); [`adjust`] applies it
+//! through `ntp-discipline`'s [`Clock`] trait, so tests run it against the
+//! simulated clock; the system clock (`clock_adjtime`) is used only by the
+//! command, and no test calls it with the privilege.
 //!
 //! - `--step`: step the clock when the offset is beyond the step threshold
 //!   (128 ms, RFC 5905's STEPT), otherwise slew it (the `ntpd -q` rule);
@@ -17,7 +16,9 @@
 //! (as `ntpd -g`).
 
 use std::fmt;
-use std::io;
+
+use ntp_discipline::{Clock, ClockError, SystemClock};
+use ntp_wire::time::NtpDuration;
 
 /// RFC 5905 STEPT: offsets beyond this are stepped (seconds).
 pub const STEP_THRESHOLD: f64 = 0.128;
@@ -83,7 +84,7 @@ pub enum Refusal {
     /// The offset is not a number.
     NotFinite,
     /// The system refused the adjustment.
-    Failed(io::Error),
+    Failed(ClockError),
 }
 
 impl fmt::Display for Refusal {
@@ -111,16 +112,6 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// The clock interface the decision needs.
-pub trait Clock {
-    /// Whether this process may set the clock.
-    fn may_adjust(&self) -> bool;
-    /// Steps the clock by `offset` seconds at once.
-    fn step(&mut self, offset: f64) -> io::Result<()>;
-    /// Slews the clock by `offset` seconds gradually.
-    fn slew(&mut self, offset: f64) -> io::Result<()>;
-}
-
 /// Decides what to do with `offset` (the server's clock minus ours) under
 /// `policy`, given whether the process may adjust the clock.
 pub fn decide(policy: Policy, offset: f64, privileged: bool) -> Result<Action, Refusal> {
@@ -141,103 +132,34 @@ pub fn decide(policy: Policy, offset: f64, privileged: bool) -> Result<Action, R
     }
 }
 
-/// Decides and applies the adjustment to `clock`.
-pub fn adjust(clock: &mut dyn Clock, policy: Policy, offset: f64) -> Result<Action, Refusal> {
-    let action = decide(policy, offset, clock.may_adjust())?;
+/// Decides and applies the adjustment to `clock` (`privileged`: whether
+/// the process may adjust it, as [`SystemClock::probe`] finds out).
+pub fn adjust(
+    clock: &mut dyn Clock,
+    privileged: bool,
+    policy: Policy,
+    offset: f64,
+) -> Result<Action, Refusal> {
+    let action = decide(policy, offset, privileged)?;
     match action {
-        Action::Step(s) => clock.step(s),
-        Action::Slew(s) => clock.slew(s),
+        Action::Step(s) => clock.step(NtpDuration::from_seconds_f64(s)),
+        Action::Slew(s) => clock.slew_once(NtpDuration::from_seconds_f64(s)),
     }
     .map_err(Refusal::Failed)?;
     Ok(action)
 }
 
-/// The system's realtime clock, adjusted with `clock_adjtime`.
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-/// CAP_SYS_TIME's bit in the capability sets.
-const CAP_SYS_TIME: u32 = 25;
-
-/// Whether `status` (the text of `/proc/self/status`) shows CAP_SYS_TIME in
-/// the effective set.
-pub fn has_sys_time(status: &str) -> bool {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_SYS_TIME) != 0)
-}
-
-fn clock_adjtime(tx: &mut libc::timex) -> io::Result<()> {
-    // SAFETY: `tx` is a valid, initialised timex for the call's duration.
-    let rc = unsafe { libc::clock_adjtime(libc::CLOCK_REALTIME, tx) };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-fn zeroed_timex() -> libc::timex {
-    // SAFETY: timex is a plain C struct for which all-zero bytes are valid.
-    unsafe { std::mem::zeroed() }
-}
-
-impl Clock for SystemClock {
-    fn may_adjust(&self) -> bool {
-        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| has_sys_time(&s))
-    }
-
-    fn step(&mut self, offset: f64) -> io::Result<()> {
-        let nanos = (offset * 1e9).round() as i64;
-        let mut tx = zeroed_timex();
-        tx.modes = libc::ADJ_SETOFFSET | libc::ADJ_NANO;
-        tx.time.tv_sec = nanos.div_euclid(1_000_000_000) as libc::time_t;
-        tx.time.tv_usec = nanos.rem_euclid(1_000_000_000) as libc::suseconds_t;
-        clock_adjtime(&mut tx)
-    }
-
-    fn slew(&mut self, offset: f64) -> io::Result<()> {
-        let mut tx = zeroed_timex();
-        tx.modes = libc::ADJ_OFFSET_SINGLESHOT;
-        tx.offset = (offset * 1e6).round() as libc::c_long;
-        clock_adjtime(&mut tx)
-    }
+/// Whether this process may adjust the system clock: a no-op adjustment
+/// (the frequency set to the value just read) succeeds.
+pub fn may_adjust_system_clock(clock: &SystemClock) -> bool {
+    clock.probe().is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A clock that only records what it is told.
-    #[derive(Debug, Default)]
-    struct SimulatedClock {
-        privileged: bool,
-        fail: bool,
-        time: f64,
-        slewing: f64,
-        calls: Vec<Action>,
-    }
-
-    impl Clock for SimulatedClock {
-        fn may_adjust(&self) -> bool {
-            self.privileged
-        }
-        fn step(&mut self, offset: f64) -> io::Result<()> {
-            if self.fail {
-                return Err(io::Error::from_raw_os_error(libc::EPERM));
-            }
-            self.time += offset;
-            self.calls.push(Action::Step(offset));
-            Ok(())
-        }
-        fn slew(&mut self, offset: f64) -> io::Result<()> {
-            self.slewing += offset;
-            self.calls.push(Action::Slew(offset));
-            Ok(())
-        }
-    }
+    use ntp_discipline::SimulatedClock;
+    use ntp_discipline::clock::SimulatedClockConfig;
 
     const STEP: Policy = Policy {
         mode: Mode::Step,
@@ -250,7 +172,6 @@ mod tests {
 
     #[test]
     fn decisions() {
-        // (policy, offset, privileged) -> Ok(action) or the refusal's text start
         assert_eq!(decide(STEP, 0.5, true).unwrap(), Action::Step(0.5));
         assert_eq!(decide(STEP, -0.129, true).unwrap(), Action::Step(-0.129));
         assert_eq!(decide(STEP, 0.128, true).unwrap(), Action::Slew(0.128));
@@ -297,39 +218,30 @@ mod tests {
 
     #[test]
     fn simulated_clock_is_adjusted_only_when_allowed() {
-        let mut clock = SimulatedClock {
-            privileged: true,
-            ..SimulatedClock::default()
+        let config = SimulatedClockConfig {
+            initial_offset: -2.5,
+            ..SimulatedClockConfig::default()
         };
-        assert_eq!(adjust(&mut clock, STEP, 2.5).unwrap(), Action::Step(2.5));
-        assert_eq!(adjust(&mut clock, STEP, 0.01).unwrap(), Action::Slew(0.01));
-        assert_eq!(clock.time, 2.5);
-        assert_eq!(clock.slewing, 0.01);
-        assert!(adjust(&mut clock, SLEW, 3.0).is_err());
-        assert!(adjust(&mut clock, STEP, 3000.0).is_err());
-        assert_eq!(clock.calls.len(), 2);
-
-        let mut unprivileged = SimulatedClock::default();
+        let mut clock = SimulatedClock::new(config);
+        assert!((clock.time_error() + 2.5).abs() < 1e-9);
+        assert_eq!(
+            adjust(&mut clock, true, STEP, 2.5).unwrap(),
+            Action::Step(2.5)
+        );
+        assert!(clock.time_error().abs() < 1e-6, "{}", clock.time_error());
+        assert_eq!(clock.steps(), 1);
+        assert_eq!(
+            adjust(&mut clock, true, STEP, 0.01).unwrap(),
+            Action::Slew(0.01)
+        );
+        assert!((clock.slew_pending() - 0.01).abs() < 1e-9);
+        assert!(adjust(&mut clock, true, SLEW, 3.0).is_err());
+        assert!(adjust(&mut clock, true, STEP, 3000.0).is_err());
+        assert_eq!(clock.steps(), 1);
         assert!(matches!(
-            adjust(&mut unprivileged, STEP, 1.0),
+            adjust(&mut clock, false, STEP, 1.0),
             Err(Refusal::NoPrivilege)
         ));
-        assert!(unprivileged.calls.is_empty());
-
-        let mut failing = SimulatedClock {
-            privileged: true,
-            fail: true,
-            ..SimulatedClock::default()
-        };
-        let err = adjust(&mut failing, STEP, 1.0).unwrap_err().to_string();
-        assert!(err.starts_with("adjusting the clock failed"), "{err}");
-    }
-
-    #[test]
-    fn capability_parsing() {
-        assert!(has_sys_time("Name:\tx\nCapEff:\t000001fffeffffff\n"));
-        assert!(!has_sys_time("CapEff:\t000001fffcffffff\n"));
-        assert!(!has_sys_time("CapEff:\t0000000000000000\n"));
-        assert!(!has_sys_time("no caps here"));
+        assert_eq!(clock.steps(), 1);
     }
 }

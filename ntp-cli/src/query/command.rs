@@ -9,10 +9,11 @@ use std::time::Duration;
 use ntp_wire::keys::KeyStore;
 use ntp_wire::mac::Key;
 
-use super::adjust::{self, Policy, SystemClock};
+use super::adjust::{self, Policy};
 use super::target::Family;
 use super::{Options, Report};
 use crate::output::query::{error_lines, render_text, to_json};
+use ntp_discipline::SystemClock;
 
 /// Exit status for usage errors.
 pub const EXIT_USAGE: u8 = 2;
@@ -145,7 +146,9 @@ pub fn run(args: &QueryArgs) -> ExitCode {
         mode,
         force: args.force,
     };
-    match adjust::adjust(&mut SystemClock, policy, best.offset) {
+    let mut clock = SystemClock::realtime();
+    let privileged = adjust::may_adjust_system_clock(&clock);
+    match adjust::adjust(&mut clock, privileged, policy, best.offset) {
         Ok(action) => {
             eprintln!("ntpctl: {action}");
             ExitCode::SUCCESS

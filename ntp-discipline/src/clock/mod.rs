@@ -74,6 +74,11 @@ pub trait Clock {
     /// Steps the clock by `offset` (positive: forward).
     fn step(&mut self, offset: NtpDuration) -> Result<(), ClockError>;
 
+    /// Slews the clock by `offset` once, gradually, the way `adjtime(2)`
+    /// does (`ntpctl query --slew`, `ntpd -q`); replaces a pending one-shot
+    /// slew. The kernel slews at most 0.5 ms/s.
+    fn slew_once(&mut self, offset: NtpDuration) -> Result<(), ClockError>;
+
     /// Arms or disarms a leap second at the end of the current UTC day.
     fn set_leap(&mut self, leap: LeapArm) -> Result<(), ClockError>;
 

@@ -317,6 +317,11 @@ impl Clock for SimulatedClock {
         Ok(())
     }
 
+    fn slew_once(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
+        self.slew(offset.to_seconds_f64());
+        Ok(())
+    }
+
     fn set_leap(&mut self, leap: LeapArm) -> Result<(), ClockError> {
         self.leap = leap;
         Ok(())

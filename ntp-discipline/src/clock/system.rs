@@ -232,6 +232,17 @@ impl Clock for SystemClock {
             .map(|_| ())
     }
 
+    fn slew_once(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
+        // c_long is 64 bits on the Linux targets this runs on.
+        let micros: libc::c_long = offset.to_nanos() / 1000;
+        let mut tx = sys::zeroed_timex();
+        // ADJ_OFFSET_SINGLESHOT: the adjtime(2) slew, in microseconds.
+        tx.modes = libc::ADJ_OFFSET_SINGLESHOT;
+        tx.offset = micros;
+        self.adjtime("clock_adjtime(ADJ_OFFSET_SINGLESHOT)", &mut tx)
+            .map(|_| ())
+    }
+
     fn set_leap(&mut self, leap: LeapArm) -> Result<(), ClockError> {
         let mut tx = sys::zeroed_timex();
         tx.modes = libc::ADJ_STATUS;
