@@ -120,7 +120,8 @@ impl RestrictList {
             .retain(|e| !(e.address == entry.address && e.prefix_len == entry.prefix_len));
         self.entries.push(entry);
         // Longest prefix first, so that the first match is the best.
-        self.entries.sort_by_key(|e| std::cmp::Reverse(e.prefix_len));
+        self.entries
+            .sort_by_key(|e| std::cmp::Reverse(e.prefix_len));
     }
 
     /// The flags that apply to `ip`.
