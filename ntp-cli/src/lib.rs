@@ -9,6 +9,7 @@
 //!   blocking `poll(2)` loop, the reply checks, `--step`/`--slew`);
 //! - [`config`]: the `ntp.conf` parser;
 //! - [`control`]: the control socket protocol, its client and its server;
+//! - [`refclock_watch`]: `ntpctl refclock watch`, the reference clock diagnostic;
 //! - [`stats`]: `loopstats` and `peerstats` files in the reference format;
 //!
 //! and, as the daemon arrives, `node` (the
@@ -24,5 +25,6 @@ pub mod node;
 pub mod output;
 pub mod privileges;
 pub mod query;
+pub mod refclock_watch;
 pub mod runtime;
 pub mod stats;

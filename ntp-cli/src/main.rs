@@ -92,6 +92,16 @@ enum Command {
     /// Check or print `ntp.conf` configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Reference clock diagnostics.
+    #[command(subcommand)]
+    Refclock(RefclockCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RefclockCommand {
+    /// Open a reference clock with the real driver and print every sample
+    /// and every rejected input as it arrives.
+    Watch(ntp_cli::refclock_watch::WatchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +227,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::Refclock(RefclockCommand::Watch(args)) => {
+            ntp_cli::refclock_watch::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::PrintDefault) => {
             print!("{DEFAULT_CONFIG}");
             Ok(ExitCode::SUCCESS)
