@@ -142,6 +142,20 @@ fn ask(
     Ok(response)
 }
 
+/// `ntpctl peers` / `ntpctl status`: one request, its response printed.
+fn show(
+    control: &std::path::Path,
+    request: ntp_cli::control::Request,
+    json: bool,
+) -> Result<ExitCode> {
+    let response = ask(control, request)?;
+    print!(
+        "{}",
+        ntp_cli::output::billboard::render_response(&response, json)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Decode {
@@ -187,29 +201,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Peers { control, json } => {
-            match ask(&control, ntp_cli::control::Request::Peers)? {
-                ntp_cli::control::Response::Peers(peers) if json => {
-                    println!("{}", serde_json::to_string_pretty(&peers)?);
-                }
-                ntp_cli::control::Response::Peers(peers) => {
-                    print!("{}", ntp_cli::output::billboard::render_peers(&peers));
-                }
-                other => anyhow::bail!("unexpected response from the daemon: {other:?}"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Peers { control, json } => show(&control, ntp_cli::control::Request::Peers, json),
         Command::Status { control, json } => {
-            match ask(&control, ntp_cli::control::Request::Status)? {
-                ntp_cli::control::Response::Status(status) if json => {
-                    println!("{}", serde_json::to_string_pretty(&status)?);
-                }
-                ntp_cli::control::Response::Status(status) => {
-                    print!("{}", ntp_cli::output::billboard::render_status(&status));
-                }
-                other => anyhow::bail!("unexpected response from the daemon: {other:?}"),
-            }
-            Ok(ExitCode::SUCCESS)
+            show(&control, ntp_cli::control::Request::Status, json)
         }
         Command::Config(ConfigCommand::Check { file }) => match Config::from_file(&file) {
             Ok(config) => {

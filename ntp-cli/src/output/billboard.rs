@@ -3,7 +3,19 @@
 
 use std::fmt::Write as _;
 
-use crate::control::{PeerReport, StatusReport};
+use crate::control::{PeerReport, Response, StatusReport};
+
+/// Renders a control-socket response as `ntpctl peers`/`status` print it:
+/// the text form, or pretty JSON (times in seconds) with `json`.
+pub fn render_response(response: &Response, json: bool) -> Result<String, serde_json::Error> {
+    Ok(match response {
+        Response::Peers(peers) if json => serde_json::to_string_pretty(peers)? + "\n",
+        Response::Peers(peers) => render_peers(peers),
+        Response::Status(status) if json => serde_json::to_string_pretty(status)? + "\n",
+        Response::Status(status) => render_status(status),
+        Response::Error(err) => format!("error: {err}\n"),
+    })
+}
 
 /// Formats the peers as `ntpq -p` does: tally code and remote, refid,
 /// stratum, type, when, poll, reach in octal, delay, offset and jitter in
