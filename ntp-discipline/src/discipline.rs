@@ -225,6 +225,9 @@ pub struct ClockDiscipline {
     hold: f64,
     /// The `-g` allowance, not yet used.
     allow_panic: bool,
+    /// The system peer's `minpoll` and `maxpoll`, which bound the time
+    /// constant as ntpd's `clock_update()` does.
+    peer_bounds: Option<(i8, i8)>,
 }
 
 impl ClockDiscipline {
@@ -256,6 +259,7 @@ impl ClockDiscipline {
             adjust_time: None,
             hold: 0.0,
             allow_panic: config.allow_panic_once,
+            peer_bounds: None,
             config,
         }
     }
@@ -394,7 +398,7 @@ impl ClockDiscipline {
             log::info!("stepping the clock by {amount} s ({} state)", self.state);
             self.shift_time_marks(amount);
             self.count = 0;
-            self.poll = self.config.poll_bounds().0;
+            self.poll = self.poll_bounds().0;
             outcome = UpdateOutcome::Stepped(amount);
             let stepped_at = now + amount;
             if self.state == ClockState::Nset {
@@ -455,8 +459,12 @@ impl ClockDiscipline {
                             freq += (offset - self.offset) / (mu.max(allan) * gain);
                         }
                         // PLL: the integration interval is the shorter
-                        // of the update and poll intervals.
-                        let interval = mu.min(poll_interval);
+                        // of the update interval and the Allan intercept
+                        // (ntpd 4.2.8; the appendix's shorter of update
+                        // and poll intervals starves the loop when the
+                        // clock filter yields a sample only every few
+                        // polls).
+                        let interval = mu.min(allan);
                         let tau = 4.0 * PLL * poll_interval;
                         freq += offset * interval / (tau * tau);
                     }
@@ -566,8 +574,30 @@ impl ClockDiscipline {
 
     /// The poll-interval feedback: lengthen the poll while the offset is
     /// small compared with the jitter, shorten it otherwise.
+    /// Bounds the time constant by the system peer's `minpoll` and
+    /// `maxpoll` (ntpd 4.2.8 `clock_update()` clamps `sys_poll` to them):
+    /// a server polled every 64 s must not be disciplined with the time
+    /// constant of a 1024 s poll. `None` lifts the bounds.
+    pub fn set_peer_poll_bounds(&mut self, bounds: Option<(i8, i8)>) {
+        self.peer_bounds = bounds;
+        let (min_poll, max_poll) = self.poll_bounds();
+        self.poll = self.poll.clamp(min_poll, max_poll);
+    }
+
+    /// The configured poll bounds narrowed to the system peer's.
+    fn poll_bounds(&self) -> (i8, i8) {
+        let (min, max) = self.config.poll_bounds();
+        match self.peer_bounds {
+            Some((low, high)) => {
+                let max = max.min(high).max(min);
+                (min.max(low).min(max), max)
+            }
+            None => (min, max),
+        }
+    }
+
     fn adjust_poll(&mut self) {
-        let (min_poll, max_poll) = self.config.poll_bounds();
+        let (min_poll, max_poll) = self.poll_bounds();
         self.poll = self.poll.clamp(min_poll, max_poll);
         if self.last.abs() < PGATE * self.jitter {
             self.count += i32::from(self.poll);
@@ -607,6 +637,23 @@ mod tests {
 
     fn t(seconds: u32) -> NtpTimestamp {
         NtpTimestamp::from_seconds_and_fraction(3_900_000_000u32.wrapping_add(seconds), 0)
+    }
+
+    #[test]
+    fn peer_poll_bounds_clamp_the_time_constant() {
+        let mut d = ClockDiscipline::new(DisciplineConfig::default(), Some(0.0));
+        d.poll = 10;
+        d.set_peer_poll_bounds(Some((6, 6)));
+        assert_eq!(d.poll_exponent(), 6);
+        for k in 0..50 {
+            d.update(t(64 * k), 1e-6).unwrap();
+        }
+        assert_eq!(d.poll_exponent(), 6);
+        d.set_peer_poll_bounds(None);
+        for k in 50..200 {
+            d.update(t(64 * k), 1e-6).unwrap();
+        }
+        assert!(d.poll_exponent() > 6);
     }
 
     #[test]
