@@ -951,11 +951,12 @@ impl Endpoint {
                     _ => None,
                 };
                 config.poll.role = PollRole::Symmetric;
+                config.poll = polled_like(config.poll, header.poll);
                 self.insert(config, now, None)
             }
             Action::NewBroadcastClient => {
                 if !self.config.broadcast_client {
-                    return Err((None, Rejection::ModeError(header.mode, "no association")));
+                    return Err((None, Rejection::ModeError(header.mode, "no")));
                 }
                 if !auth.acceptable(access.notrust || self.auth.required) {
                     return Err((None, Rejection::AuthenticationFailed));
@@ -970,6 +971,7 @@ impl Endpoint {
                     AuthOutcome::Ok(key) => Some(key),
                     _ => None,
                 };
+                config.poll = polled_like(config.poll, header.poll);
                 let volley = self.config.broadcast_volley;
                 config.poll.iburst = volley;
                 let id = self.insert(config, now, None);
@@ -997,7 +999,7 @@ impl Endpoint {
                     })
                     .map(|a| (a.id, a.config));
                 let Some((template_id, template)) = template else {
-                    return Err((None, Rejection::ModeError(header.mode, "no association")));
+                    return Err((None, Rejection::ModeError(header.mode, "no")));
                 };
                 if !auth.acceptable(access.notrust || self.auth.required || template.key.is_some())
                 {
@@ -1285,6 +1287,21 @@ impl Endpoint {
         for other in same {
             self.remove(other, DemobiliseReason::Denied(code));
         }
+    }
+}
+
+/// The poll bounds of an association mobilised by a packet (symmetric
+/// passive, broadcast client): the minimum is the sender's poll exponent
+/// and the maximum the default, as the reference implementation's
+/// `newpeer(..., pkt->ppoll, NTP_MAXDPOLL, ...)`, so that the passive side
+/// answers at its peer's rate even while it cannot use the peer's packets
+/// (an unsynchronised peer).
+fn polled_like(poll: PollConfig, peer_poll: i8) -> PollConfig {
+    let minpoll = peer_poll.clamp(ntp_poll::MINPOLL_LIMIT, ntp_poll::MAXPOLL_LIMIT);
+    PollConfig {
+        minpoll,
+        maxpoll: ntp_poll::DEFAULT_MAXPOLL.max(minpoll),
+        ..poll
     }
 }
 

@@ -291,7 +291,7 @@ pub enum Rejection {
     Kiss(KissCode),
     /// A broadcast association heard a packet from a server it did not
     /// calibrate against, or any other mode error of the dispatch matrix.
-    #[error("mode error: {0} packet for a {1} association")]
+    #[error("mode error: {0} packet with {1} association")]
     ModeError(Mode, &'static str),
     /// (Test 11) The peer's synchronisation distance exceeds the threshold.
     #[error("distance too large")]

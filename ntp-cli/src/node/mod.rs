@@ -18,6 +18,8 @@
 pub mod setup;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use ntp_assoc::Rejection;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -128,6 +130,106 @@ struct RefclockSlot {
     sequence: u64,
 }
 
+/// How many distinct rejection reasons [`Counters`] tells apart; further
+/// reasons are counted together (a flood of packets with many different
+/// version numbers cannot grow the table).
+const REJECTION_KINDS: usize = 32;
+
+/// Packet counters (`ntpctl status`): fixed fields and a fixed-size table of
+/// rejection reasons, so that counting a packet never allocates. Names are
+/// made only when a report is asked for.
+#[derive(Clone, Debug, Default)]
+struct Counters {
+    received: u64,
+    served: u64,
+    processed: u64,
+    sent: u64,
+    kod_rate: u64,
+    dropped_ignore: u64,
+    dropped_rate_limit: u64,
+    dropped_noquery: u64,
+    dropped_control: u64,
+    clock_steps: u64,
+    rejected: KeyCounts<Rejection>,
+    kisses: KeyCounts<ntp_wire::refid::KissCode>,
+}
+
+/// Counts by key in a fixed-size table: the first [`REJECTION_KINDS`] keys
+/// seen get their own count, the rest share one.
+#[derive(Clone, Debug)]
+struct KeyCounts<K> {
+    slots: [Option<(K, u64)>; REJECTION_KINDS],
+    other: u64,
+}
+
+impl<K> Default for KeyCounts<K> {
+    fn default() -> Self {
+        Self {
+            slots: [const { None }; REJECTION_KINDS],
+            other: 0,
+        }
+    }
+}
+
+impl<K: Copy + PartialEq + std::fmt::Display> KeyCounts<K> {
+    fn count(&mut self, key: K) {
+        for slot in &mut self.slots {
+            match slot {
+                Some((k, count)) if *k == key => {
+                    *count += 1;
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    *slot = Some((key, 1));
+                    return;
+                }
+            }
+        }
+        self.other += 1;
+    }
+
+    fn report(&self, prefix: &str, out: &mut BTreeMap<String, u64>) {
+        for (key, count) in self.slots.iter().flatten() {
+            *out.entry(format!("{prefix}: {key}")).or_default() += count;
+        }
+        if self.other > 0 {
+            *out.entry(format!("{prefix}: other")).or_default() += self.other;
+        }
+    }
+}
+
+impl Counters {
+    fn reject(&mut self, reason: Rejection) {
+        self.rejected.count(reason);
+    }
+
+    /// The non-zero counters by name.
+    fn report(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        let fixed = [
+            ("received", self.received),
+            ("served", self.served),
+            ("processed", self.processed),
+            ("sent", self.sent),
+            ("sent: KoD RATE", self.kod_rate),
+            ("dropped: restrict ignore", self.dropped_ignore),
+            ("dropped: rate limit", self.dropped_rate_limit),
+            ("dropped: noquery", self.dropped_noquery),
+            ("dropped: mode 6/7 not served", self.dropped_control),
+            ("clock steps", self.clock_steps),
+        ];
+        for (name, count) in fixed {
+            if count > 0 {
+                out.insert(name.to_owned(), count);
+            }
+        }
+        self.rejected.report("rejected", &mut out);
+        self.kisses.report("kiss received", &mut out);
+        out
+    }
+}
+
 /// The composed daemon core. See the module documentation.
 pub struct Node<C: Clock> {
     clock: C,
@@ -149,7 +251,7 @@ pub struct Node<C: Clock> {
     synchronized_once: bool,
     last_offset: f64,
     next_second: Uptime,
-    counters: BTreeMap<String, u64>,
+    counters: Counters,
     outputs: VecDeque<Output>,
     precision: i8,
 }
@@ -238,7 +340,7 @@ impl<C: Clock> Node<C> {
             synchronized_once: false,
             last_offset: 0.0,
             next_second: now,
-            counters: BTreeMap::new(),
+            counters: Counters::default(),
             outputs: VecDeque::new(),
             precision,
         };
@@ -250,10 +352,6 @@ impl<C: Clock> Node<C> {
         }
         node.publish_system_vars(clock_now);
         Ok(node)
-    }
-
-    fn count(&mut self, what: &str) {
-        *self.counters.entry(what.to_owned()).or_default() += 1;
     }
 
     /// The clock this node reads and disciplines.
@@ -322,7 +420,7 @@ impl<C: Clock> Node<C> {
         destination: SocketAddr,
         bytes: &[u8],
     ) {
-        self.count("received");
+        self.counters.received += 1;
         let is_query = matches!(
             bytes.first().map(|b| Mode::from_bits(*b)),
             Some(Mode::Control | Mode::Private)
@@ -332,12 +430,14 @@ impl<C: Clock> Node<C> {
             .decide(source.ip(), now.since_origin(), is_query)
         {
             AccessVerdict::Pass(access) => access,
-            AccessVerdict::Ignored => return self.count("dropped: restrict ignore"),
-            AccessVerdict::RateLimited => return self.count("dropped: rate limit"),
-            AccessVerdict::QueryRefused => return self.count("dropped: noquery"),
+            AccessVerdict::Ignored => return self.counters.dropped_ignore += 1,
+            AccessVerdict::RateLimited => return self.counters.dropped_rate_limit += 1,
+            AccessVerdict::QueryRefused => return self.counters.dropped_noquery += 1,
         };
-        if access.kiss.is_some() {
-            self.count("sent: KoD RATE");
+        if is_query {
+            // Mode 6/7 (ntpq/ntpdc) are not served: never answered, so
+            // never amplified.
+            return self.counters.dropped_control += 1;
         }
         match self
             .endpoint
@@ -345,14 +445,12 @@ impl<C: Clock> Node<C> {
         {
             Disposition::Processed(id) => {
                 self.last_packet.insert(id, now);
-                self.count("processed");
+                self.counters.processed += 1;
             }
-            Disposition::Replied => self.count("served"),
-            Disposition::Control => self.count("dropped: mode 6/7 not served"),
-            Disposition::Dropped(reason) => {
-                let name = format!("rejected: {reason}");
-                self.count(&name);
-            }
+            Disposition::Replied if access.kiss.is_some() => self.counters.kod_rate += 1,
+            Disposition::Replied => self.counters.served += 1,
+            Disposition::Control => self.counters.dropped_control += 1,
+            Disposition::Dropped(reason) => self.counters.reject(reason),
         }
         self.process_events(now);
     }
@@ -405,7 +503,7 @@ impl<C: Clock> Node<C> {
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let transmit = self.endpoint.poll_transmit();
         if transmit.is_some() {
-            self.count("sent");
+            self.counters.sent += 1;
         }
         transmit
     }
@@ -476,7 +574,7 @@ impl<C: Clock> Node<C> {
                 }
                 Event::Kiss { id, code } => {
                     log::warn!("association {}: kiss-o'-death {code}", id.0);
-                    self.count(&format!("kiss received: {code}"));
+                    self.counters.kisses.count(code);
                 }
                 Event::Unreachable { id } => {
                     log::info!("association {} is unreachable", id.0);
@@ -587,6 +685,16 @@ impl<C: Clock> Node<C> {
         let offset = seconds(vars.offset);
         self.last_offset = offset;
         if self.adjust && decision.discipline {
+            // The time constant stays within the system peer's poll range
+            // (ntpd's clock_update()).
+            let bounds = match peer {
+                Source::Assoc(id) => self
+                    .endpoint
+                    .association(id)
+                    .map(|a| (a.config().poll.minpoll, a.config().poll.maxpoll)),
+                Source::Refclock(_) => None,
+            };
+            self.discipline.set_peer_poll_bounds(bounds);
             self.discipline_update(clock_now, offset);
         }
         self.publish_system_vars(clock_now);
@@ -600,7 +708,7 @@ impl<C: Clock> Node<C> {
                 }
                 if let UpdateOutcome::Stepped(amount) = update.outcome {
                     log::warn!("clock stepped by {amount} s");
-                    self.count("clock steps");
+                    self.counters.clock_steps += 1;
                     self.system.reset();
                 }
                 self.outputs.push_back(Output::Loopstats {
@@ -845,7 +953,7 @@ impl<C: Clock> Node<C> {
             orphan: matches!(self.system.state(), Some(OrphanState::Parent)),
             clock_adjusted: self.adjust,
             reference_time,
-            counters: self.counters.clone(),
+            counters: self.counters.report(),
         }
     }
 
