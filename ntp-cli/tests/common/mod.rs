@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod netns;
+pub mod thirdparty;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
