@@ -15,7 +15,8 @@
 //! and, as the daemon arrives, `node` (the
 //! sans-IO composition of the peer, poll, system, orphan, discipline and
 //! refclock processes), `runtime` (the single-threaded `poll(2)` event loop
-//! and its sockets) and `control` (the control socket). The binary `ntpctl`
+//! and its sockets) and `control` (the control socket), and [`sim`] (the
+//! deterministic multi-node simulation in virtual time). The binary `ntpctl`
 //! is a thin shell over these modules.
 
 pub mod config;
@@ -27,4 +28,5 @@ pub mod privileges;
 pub mod query;
 pub mod refclock_watch;
 pub mod runtime;
+pub mod sim;
 pub mod stats;
