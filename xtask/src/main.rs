@@ -7,6 +7,12 @@
 //!   going from unreachable to `*` synchronised.
 //! - `fuzz TARGET --seconds N`: run a cargo-fuzz target for a bounded time
 //!   (`ci` runs every target for 10 seconds from its checked-in corpus).
+//! - `sim SCENARIO [ARGS]`: run a simulation scenario (a name from
+//!   `testdata/sim/` or a path) in release mode and print its summary;
+//!   the arguments (`--seeds N`, `--seed N`, `--duration S`, `--short`,
+//!   `--csv FILE`, `--json FILE`, `--summary-json FILE`, `--check`) go to
+//!   the simulator, which is `ntp-cli`'s `sim` example: xtask depends on
+//!   nothing it tests, so it goes through cargo.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,13 +22,14 @@ use anyhow::{Context, Result, bail};
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <ci|fuzz|demo> [ARGS]");
+        bail!("usage: cargo xtask <ci|fuzz|demo|sim> [ARGS]");
     };
     match task.as_str() {
         "ci" => ci(rest),
         "fuzz" => fuzz(rest),
         "demo" => demo(rest),
-        other => bail!("unknown task {other:?}; known tasks: ci, fuzz, demo"),
+        "sim" => sim(rest),
+        other => bail!("unknown task {other:?}; known tasks: ci, fuzz, demo, sim"),
     }
 }
 
@@ -46,6 +53,38 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
         bail!("{program} {} failed: {status}", args.join(" "));
     }
     Ok(())
+}
+
+/// `cargo xtask sim SCENARIO [ARGS]`: see the crate documentation.
+fn sim(args: &[String]) -> Result<()> {
+    let Some((scenario, rest)) = args.split_first() else {
+        bail!(
+            "usage: cargo xtask sim SCENARIO [--seeds N] [--short] [--csv FILE] [--json FILE] [--check]"
+        );
+    };
+    if rest.iter().any(|a| a == "--plot") {
+        bail!("sim: --plot is not implemented yet (write --csv and plot the offset column)");
+    }
+    let named = root().join("testdata/sim").join(format!("{scenario}.json"));
+    let path = if named.exists() {
+        named
+    } else {
+        PathBuf::from(scenario)
+    };
+    let path = path.to_string_lossy().into_owned();
+    let mut command = vec![
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "ntp-cli",
+        "--example",
+        "sim",
+        "--",
+        &path,
+    ];
+    command.extend(rest.iter().map(String::as_str));
+    run("cargo", &command)
 }
 
 fn ci(args: &[String]) -> Result<()> {
