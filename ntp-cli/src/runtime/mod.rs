@@ -35,14 +35,11 @@ use crate::node::setup::{self, SetupError};
 use crate::node::{Node, NodeSettings, Output};
 use crate::stats::{Statistics, loopstats_line, peerstats_line};
 
-use self::net::UdpSocket;
+use self::net::{RecvBatch, SendBatch, UdpSocket};
 use self::signals::{Signal, Signals};
 
 /// The largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
-/// Datagrams read from one socket per wake-up, so that a flood on one
-/// socket cannot starve the others.
-const MAX_READS_PER_WAKE: usize = 64;
 /// How often pools with free slots resolve their name again.
 const POOL_REFILL_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -311,7 +308,14 @@ struct Daemon {
     start: Instant,
     line_assocs: HashMap<String, Vec<AssocId>>,
     next_pool_refill: Instant,
-    buf: Vec<u8>,
+    /// Receive buffers for one batch of datagrams.
+    recv: RecvBatch,
+    /// Datagrams queued for one socket, sent together.
+    send: SendBatch,
+    /// The socket `send` is queued for.
+    send_fd: Option<i32>,
+    /// The descriptors of one `poll(2)` call, reused.
+    pollfds: Vec<libc::pollfd>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -448,7 +452,10 @@ pub fn run(options: RunOptions) -> Result<()> {
         start: now,
         line_assocs,
         next_pool_refill: now + POOL_REFILL_INTERVAL,
-        buf: vec![0; MAX_DATAGRAM],
+        recv: RecvBatch::new(MAX_DATAGRAM),
+        send: SendBatch::new(),
+        send_fd: None,
+        pollfds: Vec::new(),
     };
     daemon.run_loop()
 }
@@ -471,7 +478,8 @@ impl Daemon {
             }
 
             // What to wait for.
-            let mut fds: Vec<libc::pollfd> = Vec::new();
+            let mut fds = std::mem::take(&mut self.pollfds);
+            fds.clear();
             let sockets: Vec<i32> = self.sockets.all().map(|s| s.fd()).collect();
             fds.extend(sockets.iter().map(|&fd| net::pollfd_in(fd)));
             fds.push(net::pollfd_in(self.signals.fd()));
@@ -522,6 +530,7 @@ impl Daemon {
                     index += 1;
                 }
             }
+            self.pollfds = fds;
             self.service_drivers(&ready_drivers);
             if signals_ready {
                 for signal in self.signals.read() {
@@ -538,33 +547,44 @@ impl Daemon {
         }
     }
 
+    /// Reads one batch of datagrams from `fd` (one `recvmmsg` call), hands
+    /// each to the node, and sends the replies together (one `sendmmsg`
+    /// call per socket).
     fn receive(&mut self, fd: i32, woke: NtpTimestamp) {
-        for _ in 0..MAX_READS_PER_WAKE {
-            let Some(socket) = self.sockets.all().find(|s| s.fd() == fd) else {
+        let Some(socket) = self.sockets.all().find(|s| s.fd() == fd) else {
+            return;
+        };
+        let local = socket.local_addr();
+        match self.recv.recv(fd) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(err) => {
+                log::debug!("receive on {local}: {err}");
                 return;
-            };
-            let local = socket.local_addr();
-            let received = match socket.recv(&mut self.buf) {
-                Ok(Some(received)) => received,
-                Ok(None) => return,
-                Err(err) => {
-                    log::debug!("receive on {local}: {err}");
-                    return;
-                }
-            };
+            }
+        }
+        // One monotonic time for the batch: its datagrams arrived together.
+        let now = self.uptime();
+        for (received, bytes) in self.recv.iter() {
             let destination = SocketAddr::new(received.to.unwrap_or(local.ip()), local.port());
             let timestamp = received.timestamp.unwrap_or(woke);
-            let now = self.uptime();
-            let bytes = &self.buf[..received.len];
             self.node
                 .handle_packet(now, timestamp, received.from, destination, bytes);
-            if let Err(err) = self.flush() {
-                log::error!("{err:#}");
-            }
+        }
+        if let Err(err) = self.flush() {
+            log::error!("{err:#}");
         }
     }
 
-    /// Sends what the node queued and records its outputs.
+    /// Sends the datagrams queued in the send batch.
+    fn send_queued(&mut self) {
+        if let Some(fd) = self.send_fd.take() {
+            self.send.send(fd);
+        }
+    }
+
+    /// Sends what the node queued and records its outputs. Datagrams for the
+    /// same socket go out together (one `sendmmsg` call per batch).
     fn flush(&mut self) -> Result<()> {
         while let Some(transmit) = self.node.poll_transmit() {
             let client_mode = transmit.association.and_then(|id| {
@@ -587,15 +607,35 @@ impl Daemon {
                 log::warn!("no socket to send to {}", transmit.destination);
                 continue;
             };
-            if let Some(ttl) = transmit.ttl
-                && transmit.destination.ip().is_multicast()
+            let fd = socket.fd();
+            let bytes = transmit.packet.as_bytes();
+            let multicast_ttl = transmit
+                .ttl
+                .filter(|_| transmit.destination.ip().is_multicast());
+            if multicast_ttl.is_none()
+                && self.send_fd.is_none_or(|queued| queued == fd)
+                && self.send.push(bytes, &transmit.destination)
             {
-                let _ = socket.set_multicast_ttl(ttl);
+                self.send_fd = Some(fd);
+                continue;
             }
-            if let Err(err) = socket.send_to(transmit.packet.as_bytes(), &transmit.destination) {
+            // A multicast TTL is a socket option, a full batch or another
+            // socket must wait: what is queued goes first.
+            self.send_queued();
+            let Some(socket) = self.sockets.all().find(|s| s.fd() == fd) else {
+                continue;
+            };
+            if let Some(ttl) = multicast_ttl {
+                let _ = socket.set_multicast_ttl(ttl);
+            } else if self.send.push(bytes, &transmit.destination) {
+                self.send_fd = Some(fd);
+                continue;
+            }
+            if let Err(err) = socket.send_to(bytes, &transmit.destination) {
                 log::debug!("send to {}: {err}", transmit.destination);
             }
         }
+        self.send_queued();
         while let Some(output) = self.node.poll_output() {
             self.output(output)?;
         }

@@ -202,7 +202,7 @@ fn recv_timestamped(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
         iov_len: buf.len(),
     };
     // u64s keep the control buffer aligned for cmsghdr.
-    let mut control = [0u64; 64];
+    let mut control = [0u64; CONTROL_WORDS];
     // SAFETY: as above.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_name = (&raw mut storage).cast();
@@ -227,14 +227,33 @@ fn recv_timestamped(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
     let Some(from) = socket_addr(&storage) else {
         return Ok(None);
     };
+    let (to, timestamp) = control_data(&msg);
+    Ok(Some(Received {
+        len: n.min(buf.len()),
+        from,
+        to,
+        timestamp,
+    }))
+}
+
+/// The size of a control buffer, in u64 words (u64s keep it aligned for
+/// cmsghdr): room for an SCM_TIMESTAMPING message (three timespecs) and an
+/// IP_PKTINFO or IPV6_PKTINFO message, with margin.
+const CONTROL_WORDS: usize = 32;
+
+/// The destination address (IP_PKTINFO / IPV6_PKTINFO) and software receive
+/// timestamp (SCM_TIMESTAMPING) in the control messages of a received
+/// `msg`.
+fn control_data(msg: &libc::msghdr) -> (Option<IpAddr>, Option<NtpTimestamp>) {
     let mut timestamp = None;
     let mut to = None;
-    // SAFETY: msg was filled by recvmsg; the CMSG macros walk its control
-    // buffer within msg_controllen; the data of an SCM_TIMESTAMPING message
-    // holds three timespecs, of IP_PKTINFO an in_pktinfo, of IPV6_PKTINFO an
+    // SAFETY: msg was filled by recvmsg/recvmmsg, and its msg_control and
+    // msg_controllen describe a live control buffer; the CMSG macros walk it
+    // within msg_controllen; the data of an SCM_TIMESTAMPING message holds
+    // three timespecs, of IP_PKTINFO an in_pktinfo, of IPV6_PKTINFO an
     // in6_pktinfo, each read unaligned after a length check.
     unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
         while !cmsg.is_null() {
             let header = &*cmsg;
             let len = header.cmsg_len as usize;
@@ -262,15 +281,353 @@ fn recv_timestamped(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
                 }
                 _ => {}
             }
-            cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    Ok(Some(Received {
-        len: n.min(buf.len()),
-        from,
-        to,
-        timestamp,
-    }))
+    (to, timestamp)
+}
+
+/// How many datagrams one batched receive or send moves.
+pub const BATCH: usize = 64;
+
+/// Whether `recvmmsg`/`sendmmsg` may be used: cleared for the whole process
+/// the first time either fails in a way that says the call itself is not
+/// available (ENOSYS, EINVAL, EOPNOTSUPP, ENOTSOCK or EBADF on a socket
+/// that `recvmsg`/`sendmsg` can use, as under an LD_PRELOAD network
+/// simulator that intercepts only the single calls), or when the
+/// environment variable `NTPCTL_NO_MMSG` is set.
+static MMSG: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(MMSG_UNKNOWN);
+const MMSG_UNKNOWN: u8 = 0;
+const MMSG_ON: u8 = 1;
+const MMSG_OFF: u8 = 2;
+
+fn mmsg_enabled() -> bool {
+    use std::sync::atomic::Ordering;
+    match MMSG.load(Ordering::Relaxed) {
+        MMSG_ON => true,
+        MMSG_OFF => false,
+        _ => {
+            let on = std::env::var_os("NTPCTL_NO_MMSG").is_none();
+            MMSG.store(if on { MMSG_ON } else { MMSG_OFF }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+fn mmsg_unavailable(err: &io::Error, receiving: bool) -> bool {
+    // EINVAL is ambiguous when sending (a bad destination); only a receive
+    // with well-formed arguments reports an unavailable call with it.
+    let unavailable = match err.raw_os_error() {
+        Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::ENOTSOCK | libc::EBADF) => true,
+        Some(libc::EINVAL) => receiving,
+        _ => false,
+    };
+    if unavailable {
+        log::info!("recvmmsg/sendmmsg unavailable ({err}); using single calls");
+        MMSG.store(MMSG_OFF, std::sync::atomic::Ordering::Relaxed);
+    }
+    unavailable
+}
+
+/// Buffers for receiving up to [`BATCH`] datagrams with one `recvmmsg`
+/// call (or, where that is unavailable, with `recvmsg` calls), each with
+/// its source, destination and kernel receive timestamp. Allocated once;
+/// receiving allocates nothing.
+pub struct RecvBatch {
+    bufs: Vec<u8>,
+    names: Vec<libc::sockaddr_storage>,
+    control: Vec<[u64; CONTROL_WORDS]>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+    /// (buffer index, what arrived in it).
+    received: Vec<(usize, Received)>,
+    size: usize,
+}
+
+impl std::fmt::Debug for RecvBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvBatch")
+            .field("received", &self.received.len())
+            .finish()
+    }
+}
+
+impl RecvBatch {
+    /// Buffers for [`BATCH`] datagrams of up to `size` octets.
+    pub fn new(size: usize) -> Self {
+        // SAFETY: all-zero bytes are valid sockaddr_storage, iovec and
+        // mmsghdr values (null pointers, zero lengths).
+        let (name, iov, hdr) = unsafe {
+            (
+                std::mem::zeroed::<libc::sockaddr_storage>(),
+                std::mem::zeroed::<libc::iovec>(),
+                std::mem::zeroed::<libc::mmsghdr>(),
+            )
+        };
+        Self {
+            bufs: vec![0; size * BATCH],
+            names: vec![name; BATCH],
+            control: vec![[0; CONTROL_WORDS]; BATCH],
+            iovs: vec![iov; BATCH],
+            hdrs: vec![hdr; BATCH],
+            received: Vec::with_capacity(BATCH),
+            size,
+        }
+    }
+
+    /// Receives what is waiting on `fd`, up to [`BATCH`] datagrams, without
+    /// blocking; returns how many (0 when there was nothing: EAGAIN).
+    /// Datagrams whose source is not an IP address are skipped.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.received.clear();
+        if mmsg_enabled() {
+            match self.recv_mmsg(fd) {
+                Ok(n) => return Ok(n),
+                Err(err) if mmsg_unavailable(&err, true) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        for index in 0..BATCH {
+            let buf = &mut self.bufs[index * self.size..(index + 1) * self.size];
+            match recv_timestamped(fd, buf) {
+                Ok(Some(received)) => self.received.push((index, received)),
+                Ok(None) => break,
+                Err(err) if self.received.is_empty() => return Err(err),
+                Err(_) => break,
+            }
+        }
+        Ok(self.received.len())
+    }
+
+    fn recv_mmsg(&mut self, fd: RawFd) -> io::Result<usize> {
+        for index in 0..BATCH {
+            self.iovs[index] = libc::iovec {
+                iov_base: self.bufs[index * self.size..].as_mut_ptr().cast(),
+                iov_len: self.size,
+            };
+            let hdr = &mut self.hdrs[index];
+            hdr.msg_len = 0;
+            hdr.msg_hdr.msg_name = (&raw mut self.names[index]).cast();
+            hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            hdr.msg_hdr.msg_iov = &raw mut self.iovs[index];
+            hdr.msg_hdr.msg_iovlen = 1;
+            hdr.msg_hdr.msg_control = self.control[index].as_mut_ptr().cast();
+            hdr.msg_hdr.msg_controllen = size_of::<[u64; CONTROL_WORDS]>() as _;
+            hdr.msg_hdr.msg_flags = 0;
+        }
+        let n = loop {
+            // SAFETY: hdrs holds BATCH message headers, each pointing at its
+            // own live name, iovec (over its own slice of bufs) and control
+            // buffer, all owned by self and not moved during the call; no
+            // timeout pointer.
+            let n = unsafe {
+                libc::recvmmsg(
+                    fd,
+                    self.hdrs.as_mut_ptr(),
+                    BATCH as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n >= 0 {
+                break n as usize;
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::WouldBlock => return Ok(0),
+                io::ErrorKind::Interrupted => continue,
+                _ => return Err(err),
+            }
+        };
+        for index in 0..n.min(BATCH) {
+            let hdr = &self.hdrs[index];
+            let Some(from) = socket_addr(&self.names[index]) else {
+                continue;
+            };
+            let (to, timestamp) = control_data(&hdr.msg_hdr);
+            self.received.push((
+                index,
+                Received {
+                    len: (hdr.msg_len as usize).min(self.size),
+                    from,
+                    to,
+                    timestamp,
+                },
+            ));
+        }
+        Ok(self.received.len())
+    }
+
+    /// The datagrams of the last [`RecvBatch::recv`], with their octets.
+    pub fn iter(&self) -> impl Iterator<Item = (&Received, &[u8])> {
+        self.received.iter().map(|(index, r)| {
+            let start = index * self.size;
+            (r, &self.bufs[start..start + r.len])
+        })
+    }
+}
+
+/// The largest datagram a [`SendBatch`] holds.
+pub const MAX_SEND: usize = 256;
+
+/// Up to [`BATCH`] datagrams for one socket, sent with one `sendmmsg` call
+/// (or, where that is unavailable, with `sendto` calls). Allocated once;
+/// queueing and sending allocate nothing.
+pub struct SendBatch {
+    bufs: Vec<[u8; MAX_SEND]>,
+    lens: Vec<usize>,
+    names: Vec<SockAddr>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl std::fmt::Debug for SendBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendBatch")
+            .field("queued", &self.names.len())
+            .finish()
+    }
+}
+
+impl Default for SendBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SendBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        // SAFETY: all-zero bytes are valid iovec and mmsghdr values.
+        let (iov, hdr) = unsafe {
+            (
+                std::mem::zeroed::<libc::iovec>(),
+                std::mem::zeroed::<libc::mmsghdr>(),
+            )
+        };
+        Self {
+            bufs: vec![[0; MAX_SEND]; BATCH],
+            lens: vec![0; BATCH],
+            names: Vec::with_capacity(BATCH),
+            iovs: vec![iov; BATCH],
+            hdrs: vec![hdr; BATCH],
+        }
+    }
+
+    /// How many datagrams are queued.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether the batch is full (send it before queueing more).
+    pub fn is_full(&self) -> bool {
+        self.names.len() >= BATCH
+    }
+
+    /// Queues `bytes` for `to`; returns false (queueing nothing) when the
+    /// batch is full or the datagram longer than [`MAX_SEND`].
+    pub fn push(&mut self, bytes: &[u8], to: &SocketAddr) -> bool {
+        let index = self.names.len();
+        if index >= BATCH || bytes.len() > MAX_SEND {
+            return false;
+        }
+        self.bufs[index][..bytes.len()].copy_from_slice(bytes);
+        self.lens[index] = bytes.len();
+        self.names.push(SockAddr::from(*to));
+        true
+    }
+
+    /// Sends everything queued from `fd` and empties the batch. A datagram
+    /// the kernel refuses is dropped (and logged at debug level); the rest
+    /// are still sent. Returns how many were sent.
+    pub fn send(&mut self, fd: RawFd) -> usize {
+        let count = self.names.len();
+        let mut sent = 0;
+        if mmsg_enabled() {
+            sent = self.send_mmsg(fd, count);
+        }
+        // Single calls for what sendmmsg did not take.
+        while sent < count {
+            let to = &self.names[sent];
+            // SAFETY: the buffer and address are live for the call, with
+            // their lengths given.
+            let rc = unsafe {
+                libc::sendto(
+                    fd,
+                    self.bufs[sent].as_ptr().cast(),
+                    self.lens[sent],
+                    libc::MSG_DONTWAIT,
+                    to.as_ptr().cast(),
+                    to.len(),
+                )
+            };
+            if rc < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::debug!("send to {:?}: {err}", to.as_socket());
+            }
+            sent += 1;
+        }
+        self.names.clear();
+        count
+    }
+
+    /// Sends with sendmmsg; returns how many datagrams are done with (sent,
+    /// or refused and skipped), leaving the rest for single calls.
+    fn send_mmsg(&mut self, fd: RawFd, count: usize) -> usize {
+        for index in 0..count {
+            self.iovs[index] = libc::iovec {
+                iov_base: self.bufs[index].as_mut_ptr().cast(),
+                iov_len: self.lens[index],
+            };
+            let name = &self.names[index];
+            let hdr = &mut self.hdrs[index];
+            hdr.msg_len = 0;
+            hdr.msg_hdr.msg_name = name.as_ptr().cast_mut().cast();
+            hdr.msg_hdr.msg_namelen = name.len();
+            hdr.msg_hdr.msg_iov = &raw mut self.iovs[index];
+            hdr.msg_hdr.msg_iovlen = 1;
+            hdr.msg_hdr.msg_control = std::ptr::null_mut();
+            hdr.msg_hdr.msg_controllen = 0;
+            hdr.msg_hdr.msg_flags = 0;
+        }
+        let mut done = 0;
+        while done < count {
+            // SAFETY: hdrs[done..count] are message headers pointing at live
+            // addresses, iovecs and buffers owned by self, which are not
+            // touched during the call.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    self.hdrs[done..].as_mut_ptr(),
+                    (count - done) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc > 0 {
+                done += rc as usize;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            if rc < 0 && err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if rc == 0 || mmsg_unavailable(&err, false) {
+                return done;
+            }
+            // The first remaining datagram was refused: skip it.
+            log::debug!("send to {:?}: {err}", self.names[done].as_socket());
+            done += 1;
+        }
+        done
+    }
 }
 
 /// Waits with `poll(2)` until one of `fds` is ready for what it asks
@@ -348,5 +705,62 @@ mod tests {
         }
         // Nothing more: EAGAIN is "nothing", not an error.
         assert!(server.recv(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn batched_receive_and_send() {
+        let server = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let client = UdpSocket::open(&server.local_addr()).unwrap();
+        for i in 0..10u8 {
+            client.send_to(&[i; 48], &server.local_addr()).unwrap();
+        }
+        assert!(poll_readable(&[server.fd()], Duration::from_secs(5)).unwrap()[0]);
+        let mut batch = RecvBatch::new(2048);
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            batch.recv(server.fd()).unwrap();
+            for (received, bytes) in batch.iter() {
+                assert_eq!(received.len, 48);
+                assert_eq!(received.to, Some("127.0.0.1".parse().unwrap()));
+                assert_eq!(
+                    received.from,
+                    SocketAddr::new("127.0.0.1".parse().unwrap(), client.local_addr().port())
+                );
+                if server.timestamping() {
+                    assert!(received.timestamp.is_some());
+                }
+                got.push(bytes[0]);
+            }
+            if got.len() == 10 {
+                break;
+            }
+            let _ = poll_readable(&[server.fd()], Duration::from_millis(100));
+        }
+        assert_eq!(got, (0..10).collect::<Vec<u8>>());
+        assert_eq!(batch.recv(server.fd()).unwrap(), 0);
+
+        // Replies in one batch, one of them to an address the socket
+        // cannot reach (skipped, the others still sent).
+        let mut send = SendBatch::new();
+        let from = SocketAddr::new("127.0.0.1".parse().unwrap(), client.local_addr().port());
+        for i in 0..5u8 {
+            assert!(send.push(&[i; 48], &from));
+            if i == 2 {
+                assert!(send.push(&[9; 48], &"[::1]:9".parse().unwrap()));
+            }
+        }
+        assert_eq!(send.len(), 6);
+        assert_eq!(send.send(server.fd()), 6);
+        assert!(send.is_empty());
+        let mut buf = [0u8; 64];
+        let mut replies = Vec::new();
+        while replies.len() < 5 {
+            assert!(poll_readable(&[client.fd()], Duration::from_secs(5)).unwrap()[0]);
+            while let Some(r) = client.recv(&mut buf).unwrap() {
+                replies.push(buf[..r.len][0]);
+            }
+        }
+        assert_eq!(replies, vec![0, 1, 2, 3, 4]);
+        assert!(!send.push(&[0; MAX_SEND + 1], &from));
     }
 }
