@@ -834,3 +834,60 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn mobilised_associations_poll_at_the_sender_rate() {
+    // A symmetric passive association answers at its active peer's poll
+    // (here 8 s), even while the peer is unsynchronised and its packets
+    // cannot be used; a broadcast client follows the broadcast interval.
+    let config = EndpointConfig {
+        broadcast_client: true,
+        ..EndpointConfig::default()
+    };
+    let mut e = Endpoint::new(config, Auth::disabled());
+    e.set_system(synced());
+    let active = Header {
+        mode: Mode::SymmetricActive,
+        leap: LeapIndicator::Unsynchronized,
+        stratum: 0,
+        poll: 3,
+        ..server_header(NtpTimestamp::ZERO, ts(5000))
+    };
+    let bcast = Header {
+        mode: Mode::Broadcast,
+        poll: 4,
+        ..server_header(NtpTimestamp::ZERO, ts(8000))
+    };
+    e.handle(
+        Uptime::ZERO,
+        ts(5000),
+        addr("192.0.2.7:123"),
+        addr(LOCAL),
+        &bytes(&active),
+        Access::ALLOW,
+    );
+    e.handle(
+        Uptime::ZERO,
+        ts(8000),
+        addr("192.0.2.30:123"),
+        addr("192.0.2.255:123"),
+        &bytes(&bcast),
+        Access::ALLOW,
+    );
+    let polls: Vec<(AssocMode, i8, i8)> = e
+        .associations()
+        .map(|a| (a.mode(), a.poller().minpoll(), a.poller().maxpoll()))
+        .collect();
+    assert_eq!(
+        polls,
+        [
+            (AssocMode::SymmetricPassive, 3, 10),
+            (AssocMode::BroadcastClient, 4, 10)
+        ]
+    );
+    let passive = e.associations().next().unwrap().id();
+    assert_eq!(
+        e.association(passive).unwrap().poller().interval(),
+        std::time::Duration::from_secs(8)
+    );
+}
