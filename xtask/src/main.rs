@@ -13,23 +13,37 @@
 //!   `--csv FILE`, `--json FILE`, `--summary-json FILE`, `--check`) go to
 //!   the simulator, which is `ntp-cli`'s `sim` example: xtask depends on
 //!   nothing it tests, so it goes through cargo.
+//! - `bench-server [--quick]`: server throughput, CPU per reply, latency and
+//!   memory of our daemon, chronyd, NTPsec's ntpd and a minimal C responder,
+//!   in a network namespace of its own (see `bench.rs`, `loadgen.rs`).
+//! - `bench-sync [--quick]`: time to the first synchronisation with iburst
+//!   and idle CPU time, our client against chronyd.
+//! - `loadgen ...`: the load generator bench-server runs (internal).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
+mod loadgen;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <ci|fuzz|demo|sim> [ARGS]");
+        bail!("usage: cargo xtask <ci|fuzz|demo|sim|bench-server|bench-sync> [ARGS]");
     };
     match task.as_str() {
         "ci" => ci(rest),
         "fuzz" => fuzz(rest),
         "demo" => demo(rest),
         "sim" => sim(rest),
-        other => bail!("unknown task {other:?}; known tasks: ci, fuzz, demo, sim"),
+        "bench-server" => bench::bench_server(rest),
+        "bench-sync" => bench::bench_sync(rest),
+        "loadgen" => loadgen::main(rest),
+        other => bail!(
+            "unknown task {other:?}; known tasks: ci, fuzz, demo, sim, bench-server, bench-sync"
+        ),
     }
 }
 
