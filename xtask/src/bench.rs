@@ -920,7 +920,14 @@ fn our_client(
 
 fn chronyd_client(dir: &Path, tag: &str, servers: &[String]) -> Result<(Process, PathBuf)> {
     let conf = dir.join(format!("{tag}.conf"));
-    let socket = dir.join(format!("{tag}.sock"));
+    // chronyd wants its command socket in a folder only its user can enter.
+    let private = dir.join(format!("{tag}.d"));
+    std::fs::create_dir_all(&private)?;
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )?;
+    let socket = private.join("chronyd.sock");
     std::fs::write(
         &conf,
         format!(
@@ -953,7 +960,10 @@ fn ours_synced(ntpctl: &Path, control: &Path) -> bool {
     else {
         return false;
     };
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text: String = String::from_utf8_lossy(&out.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     // A tiny scan of the JSON array: an object with "tally":"*" and its offset.
     text.split('}').any(|object| {
         object.contains("\"tally\":\"*\"")
@@ -968,7 +978,8 @@ fn ours_synced(ntpctl: &Path, control: &Path) -> bool {
 
 /// Whether chronyd has a selected source (`*`) within 1 ms
 /// (`chronyc -c sources`: mode,state,name,stratum,poll,reach,lastrx,
-/// adjusted offset,measured offset,error).
+/// adjusted offset,measured offset,error; the adjusted offset is the one
+/// `chronyc sources` shows).
 fn chronyd_synced(socket: &Path) -> bool {
     let Ok(out) = Command::new(find_program("chronyc", "/usr/bin/chronyc"))
         .arg("-h")
@@ -980,7 +991,7 @@ fn chronyd_synced(socket: &Path) -> bool {
     };
     String::from_utf8_lossy(&out.stdout).lines().any(|line| {
         let f: Vec<&str> = line.split(',').collect();
-        f.len() >= 9 && f[1] == "*" && f[8].parse::<f64>().is_ok_and(|offset| offset.abs() < 0.001)
+        f.len() >= 9 && f[1] == "*" && f[7].parse::<f64>().is_ok_and(|offset| offset.abs() < 0.001)
     })
 }
 
