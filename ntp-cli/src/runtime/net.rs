@@ -693,6 +693,8 @@ mod tests {
     fn loopback_datagram_with_destination_and_timestamp() {
         let server = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let client = UdpSocket::open(&server.local_addr()).unwrap();
+        // See batched_receive_and_send: timestamping is enabled in deferred work.
+        std::thread::sleep(Duration::from_millis(200));
         client.send_to(b"hello", &server.local_addr()).unwrap();
         assert!(poll_readable(&[server.fd()], Duration::from_secs(5)).unwrap()[0]);
         let mut buf = [0u8; 64];
@@ -711,6 +713,11 @@ mod tests {
     fn batched_receive_and_send() {
         let server = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let client = UdpSocket::open(&server.local_addr()).unwrap();
+        // The kernel turns receive timestamping on for the whole stack in
+        // deferred work after the first socket asks for it; packets that
+        // arrive before that carry no timestamp (the daemon then reads the
+        // clock after poll). Give it a moment.
+        std::thread::sleep(Duration::from_millis(200));
         for i in 0..10u8 {
             client.send_to(&[i; 48], &server.local_addr()).unwrap();
         }
