@@ -37,6 +37,10 @@ pub struct WatchArgs {
     /// Fudge time2 (NMEA: delay of the sentence start after the second), seconds.
     #[arg(long)]
     pub time2: Option<f64>,
+    /// Set fudge flag N (1-4; repeatable), e.g. `--flag 1` for SHM: accept
+    /// any difference between reference and receive time.
+    #[arg(long = "flag", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub flags: Vec<u8>,
     /// GPS week-rollover base date (YYYY-MM-DD).
     #[arg(long)]
     pub basedate: Option<String>,
@@ -72,6 +76,9 @@ fn options(args: &WatchArgs) -> Result<RefclockOptions> {
     }
     if args.nochecksum {
         o.set_flag("nochecksum")?;
+    }
+    for flag in &args.flags {
+        o.set(&format!("flag{flag}"), "1")?;
     }
     Ok(o)
 }
