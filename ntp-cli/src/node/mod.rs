@@ -17,6 +17,10 @@
 
 pub mod setup;
 
+/// The selection rank of the local clock driver as a fallback: after a modem
+/// driver (0), before the orphan parent ([`ntp_orphan::ORPHAN_FALLBACK_RANK`]).
+pub const LOCAL_CLOCK_FALLBACK_RANK: u8 = 1;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use ntp_assoc::Rejection;
@@ -145,6 +149,7 @@ struct Counters {
     processed: u64,
     sent: u64,
     kod_rate: u64,
+    crypto_nak: u64,
     dropped_ignore: u64,
     dropped_rate_limit: u64,
     dropped_noquery: u64,
@@ -213,6 +218,7 @@ impl Counters {
             ("processed", self.processed),
             ("sent", self.sent),
             ("sent: KoD RATE", self.kod_rate),
+            ("sent: crypto-NAK", self.crypto_nak),
             ("dropped: restrict ignore", self.dropped_ignore),
             ("dropped: rate limit", self.dropped_rate_limit),
             ("dropped: noquery", self.dropped_noquery),
@@ -502,8 +508,16 @@ impl<C: Clock> Node<C> {
     /// The next packet to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let transmit = self.endpoint.poll_transmit();
-        if transmit.is_some() {
+        if let Some(t) = &transmit {
             self.counters.sent += 1;
+            // A reply to a request whose MAC failed: count the rejection.
+            if t.association.is_none()
+                && t.packet.as_bytes().len() == ntp_wire::packet::HEADER_LEN + 4
+                && let Ok(packet) = ntp_wire::packet::Packet::parse(t.packet.as_bytes())
+                && matches!(packet.mac, Some(ntp_wire::packet::Mac::CryptoNak { .. }))
+            {
+                self.counters.crypto_nak += 1;
+            }
         }
         transmit
     }
@@ -651,6 +665,16 @@ impl<C: Clock> Node<C> {
                     truechimer: false,
                     pps: options.kind == ntp_refclock::DriverKind::Pps,
                     refclock: true,
+                },
+                // ntpd's rule: the local clock (type 1) is used only when no
+                // other source survives the intersection, before an orphan
+                // parent; it never outvotes or joins real sources.
+                role: if options.kind == ntp_refclock::DriverKind::Local {
+                    ntp_select::Role::Fallback {
+                        rank: LOCAL_CLOCK_FALLBACK_RANK,
+                    }
+                } else {
+                    ntp_select::Role::Source
                 },
                 ..Candidate::new(Source::Refclock(index))
             });
