@@ -12,7 +12,11 @@
 //!   the arguments (`--seeds N`, `--seed N`, `--duration S`, `--short`,
 //!   `--csv FILE`, `--json FILE`, `--summary-json FILE`, `--check`) go to
 //!   the simulator, which is `ntp-cli`'s `sim` example: xtask depends on
-//!   nothing it tests, so it goes through cargo.
+//!   nothing it tests, so it goes through cargo (only xtask's tests use
+//!   `ntp-cli` directly). `--plot FILE.png` also draws each node's true
+//!   offset over time from the run's records (the `--csv` file, or a
+//!   temporary one) as a PNG (see `plot.rs`; with `--seeds N`, the last
+//!   run); the text needs a TrueType font, DejaVu Sans by default.
 //! - `bench-server [--quick]`: server throughput, CPU per reply, latency and
 //!   memory of our daemon, chronyd, NTPsec's ntpd and a minimal C responder,
 //!   in a network namespace of its own (see `bench.rs`, `loadgen.rs`).
@@ -27,6 +31,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod loadgen;
+mod plot;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,19 +78,31 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
 fn sim(args: &[String]) -> Result<()> {
     let Some((scenario, rest)) = args.split_first() else {
         bail!(
-            "usage: cargo xtask sim SCENARIO [--seeds N] [--short] [--csv FILE] [--json FILE] [--check]"
+            "usage: cargo xtask sim SCENARIO [--seed N] [--seeds N] [--duration S] [--short] \
+             [--csv FILE] [--json FILE] [--summary-json FILE] [--check] [--plot FILE.png]"
         );
     };
-    if rest.iter().any(|a| a == "--plot") {
-        bail!("sim: --plot is not implemented yet (write --csv and plot the offset column)");
-    }
     let named = root().join("testdata/sim").join(format!("{scenario}.json"));
     let path = if named.exists() {
         named
     } else {
         PathBuf::from(scenario)
     };
-    let path = path.to_string_lossy().into_owned();
+    let options = SimOptions::parse(rest)?;
+    // The plot is drawn from the records: into the caller's --csv file, or
+    // into a temporary one.
+    let temporary = std::env::temp_dir().join(format!("ntpctl-sim-{}.csv", std::process::id()));
+    let mut forwarded = options.forwarded.clone();
+    let csv = match (&options.plot, &options.csv) {
+        (None, _) => None,
+        (Some(_), Some(csv)) => Some(csv.clone()),
+        (Some(_), None) => {
+            forwarded.push("--csv".to_owned());
+            forwarded.push(temporary.to_string_lossy().into_owned());
+            Some(temporary.clone())
+        }
+    };
+    let path_text = path.to_string_lossy().into_owned();
     let mut command = vec![
         "run",
         "--quiet",
@@ -95,10 +112,96 @@ fn sim(args: &[String]) -> Result<()> {
         "--example",
         "sim",
         "--",
-        &path,
+        &path_text,
     ];
-    command.extend(rest.iter().map(String::as_str));
-    run("cargo", &command)
+    command.extend(forwarded.iter().map(String::as_str));
+    let started = std::time::SystemTime::now();
+    let result = run("cargo", &command);
+    let (Some(plot), Some(csv)) = (&options.plot, csv) else {
+        return result;
+    };
+    // A run whose bounds failed (--check) still wrote its records: plot
+    // those too, but never a CSV left from an earlier run.
+    let fresh = std::fs::metadata(&csv)
+        .and_then(|m| m.modified())
+        .is_ok_and(|modified| modified >= started);
+    let plotted = if result.is_ok() || fresh {
+        let mut title = scenario_name(&path);
+        if let Some(seed) = &options.seed {
+            title.push_str(&format!(" (seed {seed})"));
+        }
+        let drawn = plot::plot_csv(&title, &csv, plot)
+            .with_context(|| format!("plotting {}", plot.display()));
+        if drawn.is_ok() {
+            println!("plot: {}", plot.display());
+        }
+        drawn
+    } else {
+        Ok(())
+    };
+    if csv == temporary {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result.and(plotted)
+}
+
+/// The arguments of `cargo xtask sim` after the scenario: `--plot FILE` is
+/// xtask's own, the others go to the simulator (`--csv` and `--seed` are
+/// also read here).
+#[derive(Debug, Default, PartialEq)]
+struct SimOptions {
+    plot: Option<PathBuf>,
+    csv: Option<PathBuf>,
+    seed: Option<String>,
+    forwarded: Vec<String>,
+}
+
+impl SimOptions {
+    fn parse(args: &[String]) -> Result<Self> {
+        let mut options = Self::default();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
+                _ => (arg.as_str(), None),
+            };
+            let mut value = |forward: bool| -> Result<String> {
+                let value = match inline.clone() {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .with_context(|| format!("sim: {flag} needs a value"))?,
+                };
+                if forward {
+                    options.forwarded.push(flag.to_owned());
+                    options.forwarded.push(value.clone());
+                }
+                Ok(value)
+            };
+            match flag {
+                "--plot" => options.plot = Some(PathBuf::from(value(false)?)),
+                "--csv" => options.csv = Some(PathBuf::from(value(true)?)),
+                "--seed" => options.seed = Some(value(true)?),
+                _ => options.forwarded.push(arg.clone()),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The `name` of a scenario file, or its file name without `.json`.
+fn scenario_name(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| {
+            path.file_stem().map_or_else(
+                || "simulation".to_owned(),
+                |s| s.to_string_lossy().into_owned(),
+            )
+        })
 }
 
 fn ci(args: &[String]) -> Result<()> {
@@ -284,4 +387,38 @@ fn demo(args: &[String]) -> Result<()> {
     drop(children);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn sim_options_keep_plot_and_forward_the_rest() {
+        let options = SimOptions::parse(&strings(&[
+            "--short",
+            "--plot",
+            "out.png",
+            "--csv=a.csv",
+            "--seed",
+            "7",
+            "--check",
+        ]))
+        .unwrap();
+        assert_eq!(options.plot, Some(PathBuf::from("out.png")));
+        assert_eq!(options.csv, Some(PathBuf::from("a.csv")));
+        assert_eq!(options.seed.as_deref(), Some("7"));
+        assert_eq!(
+            options.forwarded,
+            strings(&["--short", "--csv", "a.csv", "--seed", "7", "--check"])
+        );
+        let err = SimOptions::parse(&strings(&["--plot"])).unwrap_err();
+        assert!(err.to_string().contains("--plot needs a value"), "{err}");
+    }
 }
