@@ -258,6 +258,17 @@ pub enum Event {
         /// The association.
         id: AssocId,
     },
+    /// A new sample entered the clock filter (whatever the filter then
+    /// chose; popcorn spikes excepted): its raw offset and delay, for a
+    /// discipline that weighs every sample itself.
+    Sample {
+        /// The association.
+        id: AssocId,
+        /// The sample's offset (theta), seconds as a duration.
+        offset: NtpDuration,
+        /// The sample's round-trip delay (delta).
+        delay: NtpDuration,
+    },
     /// A packet was refused.
     Rejected {
         /// The association it matched, if any.
@@ -1253,6 +1264,13 @@ impl Endpoint {
             system.poll,
             system.is_synchronised(),
         );
+        if outcome != FilterOutcome::PopcornSpike {
+            self.events.push_back(Event::Sample {
+                id,
+                offset: sample.offset,
+                delay: sample.delay,
+            });
+        }
         if outcome == FilterOutcome::Accepted && !assoc.poller.in_burst() {
             self.events.push_back(Event::ClockUpdate { id });
         }

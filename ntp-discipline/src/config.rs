@@ -90,6 +90,42 @@ pub struct DisciplineConfig {
     /// instead of running the daemon's loop. The kernel discipline is not
     /// used when the step threshold is zero or above 0.5 s.
     pub kernel: bool,
+    /// The loop that turns offsets into clock corrections when the kernel
+    /// discipline is not used.
+    pub algorithm: LoopAlgorithm,
+}
+
+/// The daemon loop's algorithm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoopAlgorithm {
+    /// RFC 5905's hybrid PLL/FLL with its state machine (Appendix A.5.5.6),
+    /// as ntpd runs it.
+    #[default]
+    Rfc5905,
+    /// The same state machine (steps, spikes, panic), but offset and
+    /// frequency estimated by a weighted regression over the recent raw
+    /// offsets ([`crate::regression`]), as chrony does: it tracks a
+    /// wandering oscillator far more closely at long poll intervals.
+    Regression,
+}
+
+impl LoopAlgorithm {
+    /// The name used in the configuration (`rfc5905`, `regression`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Rfc5905 => "rfc5905",
+            Self::Regression => "regression",
+        }
+    }
+
+    /// Parses a configuration name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "rfc5905" => Some(Self::Rfc5905),
+            "regression" => Some(Self::Regression),
+            _ => None,
+        }
+    }
 }
 
 impl Default for DisciplineConfig {
@@ -107,6 +143,7 @@ impl Default for DisciplineConfig {
             max_poll: DEFAULT_MAX_POLL,
             precision: DEFAULT_PRECISION,
             kernel: false,
+            algorithm: LoopAlgorithm::Rfc5905,
         }
     }
 }

@@ -34,7 +34,10 @@ use core::fmt;
 use ntp_wire::time::{NtpDuration, NtpTimestamp};
 use thiserror::Error;
 
-use crate::config::{DisciplineConfig, MAXFREQ};
+use std::collections::VecDeque;
+
+use crate::config::{DisciplineConfig, LoopAlgorithm, MAXFREQ};
+use crate::regression::{OffsetRegression, RegressionSample};
 
 /// PLL loop gain (figure 27 `TC`, ntpd `CLOCK_PLL`).
 const PLL: f64 = 16.0;
@@ -54,6 +57,13 @@ const HOLD_POLL: i8 = 2;
 const MAX_JITTER: f64 = 1e6;
 /// Largest phase adjustment per second, the kernel's slew rate (s/s).
 const MAX_SLEW: f64 = 500e-6;
+/// Regression loop: the slope becomes the frequency once its standard
+/// error is below this (s/s).
+const ADOPT_SLOPE_ERROR: f64 = 1e-6;
+/// Regression loop: seconds between entries of the correction log.
+const CORRECTION_LOG_STEP: f64 = 16.0;
+/// Regression loop: the most entries of the correction log (about 4.5 h).
+const CORRECTION_LOG_LEN: usize = 1024;
 
 /// The state of the clock state machine (RFC 5905 figure 28).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -228,6 +238,18 @@ pub struct ClockDiscipline {
     /// The system peer's `minpoll` and `maxpoll`, which bound the time
     /// constant as ntpd's `clock_update()` does.
     peer_bounds: Option<(i8, i8)>,
+    /// Regression loop: the sample history.
+    regression: OffsetRegression,
+    /// Regression loop: the origin of its time axis (the first update).
+    anchor: Option<NtpTimestamp>,
+    /// The correction applied to the clock up to the last clock-adjust
+    /// run (frequency and phase, and steps), seconds.
+    correction: f64,
+    /// The rate (s/s) the clock runs at since the last clock-adjust run.
+    rate: f64,
+    /// Regression loop: (time, correction) every few seconds, to find the
+    /// correction at the time a sample was taken.
+    correction_log: VecDeque<(f64, f64)>,
 }
 
 impl ClockDiscipline {
@@ -260,6 +282,11 @@ impl ClockDiscipline {
             hold: 0.0,
             allow_panic: config.allow_panic_once,
             peer_bounds: None,
+            regression: OffsetRegression::new(jitter),
+            anchor: None,
+            correction: 0.0,
+            rate: initial.map_or(0.0, |f| (f * 1e-6).clamp(-MAXFREQ, MAXFREQ)),
+            correction_log: VecDeque::new(),
             config,
         }
     }
@@ -346,6 +373,20 @@ impl ClockDiscipline {
     /// the clock by that amount; the discipline shifts its own time marks
     /// by the step, so later `now` values are read from the stepped clock.
     pub fn update(&mut self, now: NtpTimestamp, offset: f64) -> Result<Update, DisciplineError> {
+        self.update_sample(now, offset, 0.0, 0.0)
+    }
+
+    /// [`update`](Self::update) with what the regression loop also uses:
+    /// how long ago (seconds, on the local clock) the offset was measured
+    /// (a sample may wait a while before it is used), and its round-trip
+    /// delay, which weighs it. The RFC 5905 loop ignores both.
+    pub fn update_sample(
+        &mut self,
+        now: NtpTimestamp,
+        offset: f64,
+        age: f64,
+        delay: f64,
+    ) -> Result<Update, DisciplineError> {
         if !offset.is_finite() {
             return Err(DisciplineError::InvalidOffset(offset));
         }
@@ -397,6 +438,8 @@ impl ClockDiscipline {
             let amount = NtpDuration::from_seconds_f64(offset);
             log::info!("stepping the clock by {amount} s ({} state)", self.state);
             self.shift_time_marks(amount);
+            self.correction += offset;
+            self.regression.clear();
             self.count = 0;
             self.poll = self.poll_bounds().0;
             outcome = UpdateOutcome::Stepped(amount);
@@ -408,6 +451,14 @@ impl ClockDiscipline {
             }
             self.reset(ClockState::Sync, stepped_at, 0.0);
             self.hold = self.config.stepout;
+        } else if self.uses_regression() {
+            // The regression sets the frequency itself; the common code
+            // below applies the change (and keeps the wander statistics).
+            let before = self.freq;
+            self.regression_update(now, offset, age, delay);
+            freq = self.freq - before;
+            self.freq = before;
+            outcome = UpdateOutcome::Slewed;
         } else {
             // Jitter: RMS of exponentially weighted offset differences.
             let floor = 2f64.powi(i32::from(self.config.precision));
@@ -528,6 +579,9 @@ impl ClockDiscipline {
         if self.config.kernel_active() {
             return None;
         }
+        // What the clock ran at since the last run is now applied.
+        self.correction += self.rate * interval;
+        self.log_correction(now);
 
         // The gain is not allowed to fall below the Allan intercept's; while
         // the hold timer runs, the short time constant of poll 2 is used.
@@ -536,16 +590,134 @@ impl ClockDiscipline {
         } else {
             self.poll.min(self.config.allan_intercept)
         };
-        let tau = PLL * 2f64.powi(i32::from(poll));
+        let tau = if self.uses_regression() {
+            // The regression's offset is an estimate, not one noisy sample:
+            // remove it within a fraction of the poll interval.
+            (2f64.powi(i32::from(self.poll)) / 4.0).clamp(1.0, 256.0)
+        } else {
+            PLL * 2f64.powi(i32::from(poll))
+        };
         let share = (interval / tau).min(1.0);
         let limit = MAX_SLEW * interval;
         let phase = (self.offset * share).clamp(-limit, limit);
         self.offset -= phase;
-        Some(ClockAdjustment {
+        let adjustment = ClockAdjustment {
             frequency: self.freq,
             phase,
             interval: if interval > 0.0 { interval } else { 1.0 },
-        })
+        };
+        self.rate = adjustment.rate();
+        Some(adjustment)
+    }
+
+    /// Whether the regression loop runs (configured, and no kernel
+    /// discipline).
+    pub fn uses_regression(&self) -> bool {
+        self.config.algorithm == LoopAlgorithm::Regression && !self.config.kernel_active()
+    }
+
+    /// Seconds on the regression's time axis.
+    fn axis(&mut self, now: NtpTimestamp) -> f64 {
+        let anchor = *self.anchor.get_or_insert(now);
+        (now - anchor).to_seconds_f64()
+    }
+
+    /// Records the correction applied so far, every few seconds.
+    fn log_correction(&mut self, now: NtpTimestamp) {
+        if !self.uses_regression() || self.anchor.is_none() {
+            return;
+        }
+        let t = self.axis(now);
+        if let Some(&(last, _)) = self.correction_log.back()
+            && t - last < CORRECTION_LOG_STEP
+            && t >= last
+        {
+            return;
+        }
+        if self.correction_log.len() == CORRECTION_LOG_LEN {
+            self.correction_log.pop_front();
+        }
+        self.correction_log.push_back((t, self.correction));
+    }
+
+    /// The correction applied by time `t` on the regression axis:
+    /// interpolated in the log, and between its newest entry and
+    /// `(t_now, correction_now)` after it.
+    fn correction_at(&self, t: f64, t_now: f64, correction_now: f64) -> f64 {
+        let (last_t, last_c) = self
+            .correction_log
+            .back()
+            .copied()
+            .unwrap_or((t_now, correction_now));
+        if t >= last_t {
+            let span = t_now - last_t;
+            return if span > 0.0 {
+                last_c + (correction_now - last_c) * ((t - last_t) / span).min(1.0)
+            } else {
+                correction_now
+            };
+        }
+        let index = self.correction_log.partition_point(|&(time, _)| time <= t);
+        if index == 0 {
+            return self.correction_log.front().map_or(correction_now, |e| e.1);
+        }
+        let (t0, c0) = self.correction_log[index - 1];
+        let (t1, c1) = self.correction_log[index];
+        if t1 > t0 {
+            c0 + (c1 - c0) * (t - t0) / (t1 - t0)
+        } else {
+            c0
+        }
+    }
+
+    /// The regression loop's update (no step): the sample joins the
+    /// history, the fit gives the present offset and, once it is precise
+    /// enough, the frequency.
+    fn regression_update(&mut self, now: NtpTimestamp, offset: f64, age: f64, delay: f64) {
+        let t_now = self.axis(now);
+        // The correction applied by now, including the interval still
+        // running at the current rate.
+        let since_adjust = self
+            .adjust_time
+            .map_or(0.0, |a| (now - a).to_seconds_f64().clamp(0.0, 3600.0));
+        let correction_now = self.correction + self.rate * since_adjust;
+        let t_sample = t_now - age.max(0.0);
+        let correction_then = self.correction_at(t_sample, t_now, correction_now);
+        self.regression.push(RegressionSample {
+            time: t_sample,
+            raw_offset: offset + correction_then,
+            delay: delay.max(0.0),
+        });
+        let floor = 2f64.powi(i32::from(self.config.precision));
+        match self.state {
+            ClockState::Nset => self.state = ClockState::Freq,
+            ClockState::Fset => self.state = ClockState::Sync,
+            _ => {}
+        }
+        let fit = self.regression.fit();
+        let mut estimate = offset;
+        match fit {
+            Some(fit) if fit.samples >= 3 => {
+                estimate = fit.value_at(t_now) - correction_now;
+                self.jitter = fit.residual_rms.max(floor);
+                let precise = fit.samples >= 4 && fit.slope_error < ADOPT_SLOPE_ERROR;
+                let trained = self.state == ClockState::Freq && fit.span >= self.config.stepout;
+                if precise || trained {
+                    self.freq = fit.slope.clamp(-MAXFREQ, MAXFREQ);
+                    if self.state == ClockState::Freq {
+                        self.state = ClockState::Sync;
+                    }
+                }
+            }
+            _ => {
+                let previous = self.jitter * self.jitter;
+                let sample = (offset - self.last).abs().clamp(floor, MAX_JITTER).powi(2);
+                self.jitter = (previous + (sample - previous) / AVG).sqrt();
+            }
+        }
+        self.offset = estimate;
+        self.last = offset;
+        self.update_time = Some(now);
     }
 
     /// Tells the discipline that the clock was stepped by `amount` outside

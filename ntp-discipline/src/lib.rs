@@ -6,6 +6,8 @@
 //!   jitter and wander statistics, the poll-exponent feedback for the poll
 //!   process, and the once-a-second clock-adjust process.
 //! - [`config`]: the parameters and the `tinker` overrides.
+//! - [`regression`]: the regression loop ([`config::LoopAlgorithm::Regression`]),
+//!   an alternative to the PLL/FLL that tracks a wandering oscillator closely.
 //! - [`drift`]: the frequency file, with a sans-IO write schedule.
 //! - [`leap`]: the IERS `leap-seconds.list` file and the decision when to
 //!   announce and arm a leap second.
@@ -53,6 +55,7 @@ pub mod config;
 pub mod discipline;
 pub mod drift;
 pub mod leap;
+pub mod regression;
 
 pub use clock::{Clock, ClockError, SimulatedClock, SystemClock};
 pub use config::{DisciplineConfig, Tinker};

@@ -83,6 +83,9 @@ pub struct Config {
     pub ttl: Vec<u8>,
     /// `driftfile` path.
     pub driftfile: Option<PathBuf>,
+    /// `discipline rfc5905|regression` (an ntpctl extension): the daemon
+    /// loop; `None` is the default, RFC 5905's PLL/FLL.
+    pub discipline: Option<ntp_discipline::config::LoopAlgorithm>,
     /// `leapfile` path.
     pub leapfile: Option<PathBuf>,
     /// `keys` path.

@@ -307,6 +307,14 @@ fn parse_command(
         "broadcastdelay" => config.broadcast_delay = Some(args.seconds("")?),
         "tos" => parse_tos(config, args)?,
         "tinker" => parse_tinker(config, args)?,
+        "discipline" => {
+            let name = args.value("", "rfc5905 or regression")?;
+            config.discipline = Some(
+                ntp_discipline::config::LoopAlgorithm::from_name(name).ok_or_else(|| {
+                    format!("discipline: expected rfc5905 or regression, found {name:?}")
+                })?,
+            );
+        }
         "ttl" => {
             while let Some(word) = args.next() {
                 let ttl = word
@@ -925,5 +933,22 @@ mod tests {
         assert!(parse_key_range("9-2").is_err());
         assert!(parse_key_range("0").is_err());
         assert!(parse_key_range("70000").is_err());
+    }
+
+    #[test]
+    fn discipline_selects_the_loop() {
+        use ntp_discipline::config::LoopAlgorithm;
+        let parse = |text: &str| Config::parse_str(text, "test.conf");
+        assert_eq!(parse("").unwrap().discipline, None);
+        assert_eq!(
+            parse("discipline regression\n").unwrap().discipline,
+            Some(LoopAlgorithm::Regression)
+        );
+        assert_eq!(
+            parse("discipline rfc5905\n").unwrap().discipline,
+            Some(LoopAlgorithm::Rfc5905)
+        );
+        assert!(parse("discipline pid\n").is_err());
+        assert!(parse("discipline\n").is_err());
     }
 }

@@ -252,6 +252,12 @@ pub struct Node<C: Clock> {
     last_packet: HashMap<AssocId, Uptime>,
     sequences: HashMap<Source, u64>,
     used: HashMap<Source, u64>,
+    /// The regression loop's input: each association's newest sample
+    /// (offset, delay, when) not yet handed to the discipline.
+    unfed: HashMap<AssocId, (f64, f64, Uptime)>,
+    /// Whether the last system process run let the clock be disciplined
+    /// (an orphan parent's is not).
+    discipline_allowed: bool,
     last_result: Option<SelectionResult<Source>>,
     advertised: SystemVariables,
     synchronized_once: bool,
@@ -341,6 +347,8 @@ impl<C: Clock> Node<C> {
             last_packet: HashMap::new(),
             sequences: HashMap::new(),
             used: HashMap::new(),
+            unfed: HashMap::new(),
+            discipline_allowed: false,
             last_result: None,
             advertised: SystemVariables::unsynchronized(),
             synchronized_once: false,
@@ -584,6 +592,7 @@ impl<C: Clock> Node<C> {
                     self.hostnames.remove(&id);
                     self.last_packet.remove(&id);
                     self.sequences.remove(&Source::Assoc(id));
+                    self.unfed.remove(&id);
                     self.used.remove(&Source::Assoc(id));
                 }
                 Event::Kiss { id, code } => {
@@ -595,6 +604,15 @@ impl<C: Clock> Node<C> {
                 }
                 Event::KeyMissing { id, key } => {
                     log::warn!("association {}: key {key} is missing or not trusted", id.0);
+                }
+                Event::Sample { id, offset, delay } => {
+                    if self.discipline.uses_regression() {
+                        self.unfed
+                            .insert(id, (seconds(offset), seconds(delay), now));
+                        if self.system_peer() == Some(Source::Assoc(id)) {
+                            self.feed_regression(now, id);
+                        }
+                    }
                 }
                 Event::Rejected { .. } => {}
             }
@@ -693,10 +711,22 @@ impl<C: Clock> Node<C> {
             self.publish_system_vars(clock_now);
             return;
         }
+        self.discipline_allowed = decision.discipline;
         let Some(peer) = sys_peer else {
             self.publish_system_vars(clock_now);
             return;
         };
+        if let Source::Assoc(id) = peer
+            && self.discipline.uses_regression()
+        {
+            // The regression loop takes every sample of the system peer
+            // as it arrives (see `Event::Sample`), not the filter's pick.
+            self.synchronized_once = true;
+            self.set_discipline_poll_bounds(peer);
+            self.feed_regression(now, id);
+            self.publish_system_vars(clock_now);
+            return;
+        }
         // Never use the same sample twice (RFC 5905 clock_update).
         let sequence = self.sequences.get(&peer).copied().unwrap_or(0);
         if self.used.get(&peer).copied() == Some(sequence) {
@@ -709,23 +739,42 @@ impl<C: Clock> Node<C> {
         let offset = seconds(vars.offset);
         self.last_offset = offset;
         if self.adjust && decision.discipline {
-            // The time constant stays within the system peer's poll range
-            // (ntpd's clock_update()).
-            let bounds = match peer {
-                Source::Assoc(id) => self
-                    .endpoint
-                    .association(id)
-                    .map(|a| (a.config().poll.minpoll, a.config().poll.maxpoll)),
-                Source::Refclock(_) => None,
-            };
-            self.discipline.set_peer_poll_bounds(bounds);
-            self.discipline_update(clock_now, offset);
+            self.set_discipline_poll_bounds(peer);
+            self.discipline_update(clock_now, offset, 0.0, 0.0);
         }
         self.publish_system_vars(clock_now);
     }
 
-    fn discipline_update(&mut self, clock_now: NtpTimestamp, offset: f64) {
-        match self.discipline.update(clock_now, offset) {
+    /// The time constant stays within the system peer's poll range
+    /// (ntpd's clock_update()).
+    fn set_discipline_poll_bounds(&mut self, peer: Source) {
+        let bounds = match peer {
+            Source::Assoc(id) => self
+                .endpoint
+                .association(id)
+                .map(|a| (a.config().poll.minpoll, a.config().poll.maxpoll)),
+            Source::Refclock(_) => None,
+        };
+        self.discipline.set_peer_poll_bounds(bounds);
+    }
+
+    /// Hands the system peer's newest sample, if not yet used, to the
+    /// regression loop.
+    fn feed_regression(&mut self, now: Uptime, id: AssocId) {
+        if !(self.adjust && self.discipline_allowed) {
+            return;
+        }
+        let Some((offset, delay, taken)) = self.unfed.remove(&id) else {
+            return;
+        };
+        let age = now.saturating_since(taken).as_secs_f64();
+        let clock_now = self.clock.now().unwrap_or_default();
+        self.last_offset = offset;
+        self.discipline_update(clock_now, offset, age, delay);
+    }
+
+    fn discipline_update(&mut self, clock_now: NtpTimestamp, offset: f64, age: f64, delay: f64) {
+        match self.discipline.update_sample(clock_now, offset, age, delay) {
             Ok(update) => {
                 if let Err(err) = apply_update(&mut self.clock, &update) {
                     log::error!("cannot adjust the clock: {err}");

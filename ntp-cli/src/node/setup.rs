@@ -63,6 +63,7 @@ pub fn discipline_config(
     let mut d = DisciplineConfig {
         allow_panic_once,
         kernel: config.flags.kernel,
+        algorithm: config.discipline.unwrap_or_default(),
         ..DisciplineConfig::default()
     };
     let t = &config.tinker;
