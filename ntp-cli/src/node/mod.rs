@@ -611,6 +611,13 @@ impl<C: Clock> Node<C> {
                             .insert(id, (seconds(offset), seconds(delay), now));
                         if self.system_peer() == Some(Source::Assoc(id)) {
                             self.feed_regression(now, id);
+                        } else if self.system_peer().is_none() {
+                            // Without a system peer every sample may make a
+                            // source fit (its dispersion falls as the filter
+                            // fills): run the system process, as ntpd does
+                            // while unsynchronised. (The RFC loop keeps the
+                            // stricter rule its scenarios were measured with.)
+                            run_select = true;
                         }
                     }
                 }
