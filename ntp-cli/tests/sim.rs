@@ -56,6 +56,80 @@ scenarios! {
     manycast => "manycast",
     orphan_mesh => "orphan-mesh",
     asymmetric => "asymmetric",
+    walking_server => "walking-server",
+    mitm_delay => "mitm-delay",
+    mitm_delay_one_of_three => "mitm-delay-one-of-three",
+}
+
+/// Runs a scenario and checks its bounds; returns the finished simulation.
+fn run_checked(name: &str) -> Simulation {
+    let scenario = scenario(name);
+    let mut sim = Simulation::new(&scenario, None).unwrap();
+    sim.run();
+    assert_eq!(sim.counters().stuck_deadlines, 0, "{:?}", sim.counters());
+    let failures = sim.recording().check(&scenario);
+    assert!(
+        failures.is_empty(),
+        "{name}:\n{}\n{}",
+        failures.join("\n"),
+        sim.recording().summary(&scenario).to_text()
+    );
+    sim
+}
+
+/// The index of node `name` in the recording.
+fn index(sim: &Simulation, name: &str) -> usize {
+    sim.recording().select(name)[0]
+}
+
+#[test]
+fn a_lone_walking_server_is_followed_within_the_slew_limits() {
+    let sim = run_checked("walking-server-alone");
+    assert_eq!(sim.counters().panics, 0);
+    let client = sim.node("follow-client").unwrap();
+    // Slewed, never stepped.
+    assert_eq!(client.clock().steps(), 0);
+    // The frequency correction never leaves the 500 ppm limit (measured
+    // peak 186 ppm).
+    let peak = sim
+        .recording()
+        .records(index(&sim, "follow-client"))
+        .iter()
+        .map(|r| r.frequency_ppm.abs())
+        .fold(0.0, f64::max);
+    assert!(peak <= 500.0, "peak frequency error {peak} ppm");
+    // It does follow: the walk shows in its frequency (50 ppm).
+    assert!(peak >= 40.0, "peak frequency error {peak} ppm");
+}
+
+#[test]
+fn a_step_beyond_the_panic_threshold_is_refused() {
+    let sim = run_checked("panic-jump");
+    // Every update from the jumped server is refused (the daemon exits at
+    // the first; the simulator counts them) ...
+    assert!(sim.counters().panics > 0, "{:?}", sim.counters());
+    // ... and no client clock is stepped.
+    for name in ["alone", "outvoting"] {
+        assert_eq!(sim.node(name).unwrap().clock().steps(), 0, "{name}");
+    }
+}
+
+#[test]
+fn minsane_stops_the_discipline_with_too_few_survivors() {
+    let scenario = scenario("minsane");
+    let mut sim = Simulation::new(&scenario, None).unwrap();
+    let frequency =
+        |sim: &Simulation, name: &str| sim.node(name).unwrap().discipline().frequency_ppm();
+    sim.run_until(4500.0);
+    let (strict, lenient) = (frequency(&sim, "strict"), frequency(&sim, "lenient"));
+    sim.run_until(10800.0);
+    // No update reached the strict client's discipline while it had two
+    // survivors; the lenient one went on disciplining.
+    assert_eq!(frequency(&sim, "strict"), strict);
+    assert_ne!(frequency(&sim, "lenient"), lenient);
+    sim.run();
+    let failures = sim.recording().check(&scenario);
+    assert!(failures.is_empty(), "{failures:?}");
 }
 
 #[test]

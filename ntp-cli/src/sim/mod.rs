@@ -118,7 +118,11 @@ struct SimNode {
     deadline: u64,
     /// The error of the reference clock, for nodes that have one.
     reference: Option<f64>,
+    /// The reference clock's specification (its error may change).
+    reference_spec: Option<scenario::ReferenceSpec>,
     down: Schedule,
+    /// Jumps (`[time, seconds]`) not yet applied to the clock.
+    jumps: Vec<[f64; 2]>,
 }
 
 /// Network counters of a run.
@@ -488,7 +492,12 @@ impl Simulation {
                     -scale * (1.0 - self.rng.next_f64()).ln()
                 }
             };
-            let delay = (spec.delay + sign * spec.asymmetry / 2.0 + variable).max(0.0);
+            let added = if sign > 0.0 {
+                spec.added_delay_at(t)
+            } else {
+                0.0
+            };
+            let delay = (spec.delay + sign * spec.asymmetry / 2.0 + variable + added).max(0.0);
             self.seq += 1;
             self.queue.push(Arrival {
                 time: self.now + to_nanos(delay),
@@ -507,8 +516,24 @@ impl Simulation {
         for i in 0..self.nodes.len() {
             self.advance(i);
         }
+        // Clocks set wrong, as the scenario says.
+        let t = second as f64;
+        for n in &mut self.nodes {
+            let mut by = 0.0;
+            n.jumps.retain(|&[at, seconds]| {
+                let due = at <= t;
+                if due {
+                    by += seconds;
+                }
+                !due
+            });
+            if by != 0.0 {
+                let _ = n.node.clock_mut().step(NtpDuration::from_seconds_f64(by));
+            }
+        }
         for n in &mut self.nodes {
             let Some(error) = n.reference else { continue };
+            let error = n.reference_spec.as_ref().map_or(error, |r| r.error_at(t));
             let clock = n.node.clock();
             let true_date = clock.true_date();
             let reference = true_date + NtpDuration::from_seconds_f64(error);
@@ -646,6 +671,8 @@ fn build_node(
         node,
         deadline: 0,
         reference: spec.reference.as_ref().map(|r| r.offset),
+        reference_spec: spec.reference.clone(),
         down: spec.down.clone(),
+        jumps: c.jumps.clone(),
     })
 }

@@ -124,6 +124,22 @@ pub struct ReferenceSpec {
     /// The error of the reference, seconds (a falseticker has a large one).
     #[serde(default)]
     pub offset: f64,
+    /// A slow walk of the reference (a spoofed GPS receiver): from
+    /// `ramp_from` seconds on, its error grows by this many PPM (1e-6 s a
+    /// second). A node that disciplines its clock (`"adjust": true`) to
+    /// such a reference serves time walking away at that rate.
+    #[serde(default)]
+    pub ramp_ppm: f64,
+    /// When the walk of `ramp_ppm` starts, seconds.
+    #[serde(default)]
+    pub ramp_from: f64,
+}
+
+impl ReferenceSpec {
+    /// The error of the reference at `t` seconds after the start.
+    pub fn error_at(&self, t: f64) -> f64 {
+        self.offset + self.ramp_ppm * 1e-6 * (t - self.ramp_from).max(0.0)
+    }
 }
 
 /// The parameters of a node's simulated clock.
@@ -147,6 +163,10 @@ pub struct ClockSpec {
     /// The reading resolution, seconds.
     #[serde(default = "default_resolution")]
     pub resolution: f64,
+    /// Jumps of the clock: `[time, seconds]` makes the clock jump by
+    /// `seconds` at simulated `time` (a server whose time is set wrong).
+    #[serde(default)]
+    pub jumps: Vec<[f64; 2]>,
 }
 
 fn default_resolution() -> f64 {
@@ -161,6 +181,7 @@ impl Default for ClockSpec {
             wander_ppb_s: 0.0,
             offset: 0.0,
             resolution: default_resolution(),
+            jumps: Vec::new(),
         }
     }
 }
@@ -234,6 +255,36 @@ pub struct LinkSpec {
     /// When the link is down.
     #[serde(default)]
     pub down: Schedule,
+    /// Delays added to the direction from the first-named side to the
+    /// second (a man in the middle holding packets back) during given
+    /// periods.
+    #[serde(default)]
+    pub added_delay: Vec<AddedDelay>,
+}
+
+/// A delay added to one direction of a link from `start` to `end`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddedDelay {
+    /// When it starts, seconds.
+    pub start: f64,
+    /// When it ends, seconds (none: never).
+    #[serde(default)]
+    pub end: Option<f64>,
+    /// The added delay, seconds.
+    pub delay: f64,
+}
+
+impl LinkSpec {
+    /// The delay added at `t` to the direction from the first-named side
+    /// to the second, seconds.
+    pub fn added_delay_at(&self, t: f64) -> f64 {
+        self.added_delay
+            .iter()
+            .filter(|a| t >= a.start && a.end.is_none_or(|end| t < end))
+            .map(|a| a.delay)
+            .sum()
+    }
 }
 
 /// A link between two sets of nodes (both directions).
