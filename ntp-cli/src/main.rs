@@ -60,7 +60,8 @@ enum Command {
         /// Allow the first correction to exceed the panic threshold (like ntpd -g).
         #[arg(short = 'g', long = "allow-first-panic")]
         allow_panic_once: bool,
-        /// Drop root for this user after binding, keeping CAP_SYS_TIME.
+        /// Drop root for this user after binding, keeping only CAP_SYS_TIME
+        /// (none with --no-adjust).
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
         /// Stay in the foreground (ntpctl never forks; accepted for

@@ -1,12 +1,16 @@
-//! `ntpctl run --user NAME`: after the sockets are bound, the daemon gives
-//! up root and keeps only the capabilities it needs: CAP_SYS_TIME (adjust
-//! the clock) and CAP_NET_BIND_SERVICE (bind port 123 again on reload).
+//! `ntpctl run --user NAME`: after the sockets are bound and the files
+//! read, the daemon gives up root: it becomes NAME (uid, primary gid, no
+//! supplementary groups) and keeps CAP_SYS_TIME only when it will adjust
+//! the clock, nothing otherwise (with `--no-adjust`, `disable ntp`, or when
+//! the no-op adjustment probe failed). It never binds a socket again
+//! (a reload only adds and removes associations), so it does not keep
+//! CAP_NET_BIND_SERVICE; it sets `no_new_privs`, so nothing it could run
+//! gains privileges either. `tests/privileges.rs` checks all of it in
+//! `/proc/PID/status`.
 
 use std::ffi::CString;
 use std::io;
 
-/// CAP_NET_BIND_SERVICE.
-const CAP_NET_BIND_SERVICE: u32 = 10;
 /// CAP_SYS_TIME.
 const CAP_SYS_TIME: u32 = 25;
 /// `_LINUX_CAPABILITY_VERSION_3`.
@@ -35,9 +39,15 @@ fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
     }
 }
 
+/// The capability mask kept after [`drop_to_user`]: CAP_SYS_TIME when the
+/// daemon adjusts the clock, nothing otherwise.
+pub fn kept_capabilities(adjust_clock: bool) -> u32 {
+    if adjust_clock { 1 << CAP_SYS_TIME } else { 0 }
+}
+
 /// Switches to `user` (and its primary group, with no supplementary
-/// groups), keeping CAP_SYS_TIME and CAP_NET_BIND_SERVICE.
-pub fn drop_to_user(user: &str) -> io::Result<()> {
+/// groups), keeping only CAP_SYS_TIME, and that only when `adjust_clock`.
+pub fn drop_to_user(user: &str, adjust_clock: bool) -> io::Result<()> {
     let name = CString::new(user)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user name contains NUL"))?;
     // SAFETY: name is a valid C string; getpwnam returns a pointer to static
@@ -62,8 +72,12 @@ pub fn drop_to_user(user: &str) -> io::Result<()> {
         check(libc::setgroups(0, std::ptr::null()), "setgroups")?;
         check(libc::setresgid(gid, gid, gid), "setresgid")?;
         check(libc::setresuid(uid, uid, uid), "setresuid")?;
+        check(
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+            "PR_SET_NO_NEW_PRIVS",
+        )?;
     }
-    let keep = (1u32 << CAP_SYS_TIME) | (1u32 << CAP_NET_BIND_SERVICE);
+    let keep = kept_capabilities(adjust_clock);
     let header = CapHeader {
         version: CAPABILITY_VERSION_3,
         pid: 0,
@@ -81,7 +95,23 @@ pub fn drop_to_user(user: &str) -> io::Result<()> {
     let rc = unsafe { libc::syscall(libc::SYS_capset, &raw const header, data.as_ptr()) };
     check(rc as libc::c_int, "capset")?;
     log::info!(
-        "running as {user} (uid {uid}, gid {gid}) with CAP_SYS_TIME and CAP_NET_BIND_SERVICE"
+        "running as {user} (uid {uid}, gid {gid}) with {}",
+        if adjust_clock {
+            "CAP_SYS_TIME only"
+        } else {
+            "no capabilities"
+        }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_clock_capability_and_only_when_adjusting() {
+        assert_eq!(kept_capabilities(true), 1 << 25);
+        assert_eq!(kept_capabilities(false), 0);
+    }
 }

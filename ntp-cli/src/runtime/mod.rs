@@ -56,7 +56,8 @@ pub struct RunOptions {
     pub no_adjust: bool,
     /// `-g`: allow the first adjustment beyond the panic threshold.
     pub allow_panic_once: bool,
-    /// `--user NAME`: drop root after binding, keeping CAP_SYS_TIME.
+    /// `--user NAME`: drop root after binding, keeping only CAP_SYS_TIME
+    /// (and that only when the clock is adjusted).
     pub user: Option<String>,
 }
 
@@ -435,7 +436,7 @@ pub fn run(options: RunOptions) -> Result<()> {
             .extend(ids.by_ref().take(count));
     }
     if let Some(user) = &options.user {
-        crate::privileges::drop_to_user(user)
+        crate::privileges::drop_to_user(user, adjust)
             .with_context(|| format!("cannot drop privileges to user {user}"))?;
     }
     let now = Instant::now();
