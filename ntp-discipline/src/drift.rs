@@ -121,13 +121,16 @@ pub fn read_drift_file(path: &Path) -> Result<Option<f64>, DriftFileError> {
         })
 }
 
-/// The temporary file used while replacing `path`.
-fn temporary_path(path: &Path) -> PathBuf {
+/// The temporary file used while replacing `path`: `NAME.TEMP`, as the
+/// reference implementation names it. One fixed name, so that a daemon
+/// killed while writing leaves at most one stale temporary file, which the
+/// next write truncates and renames.
+pub fn temporary_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    name.push(format!(".TEMP.{}", std::process::id()));
+    name.push(".TEMP");
     path.with_file_name(name)
 }
 
@@ -149,7 +152,8 @@ pub fn write_drift_file(path: &Path, frequency_ppm: f64) -> Result<(), DriftFile
             .create(true)
             .truncate(true)
             .open(&temporary)?;
-        writeln!(file, "{value:.3}")?;
+        // One write(2) of the whole line.
+        file.write_all(format!("{value:.3}\n").as_bytes())?;
         file.sync_all()?;
         drop(file);
         fs::rename(&temporary, path)

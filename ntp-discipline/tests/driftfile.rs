@@ -78,8 +78,10 @@ fn atomic_replacement() {
     let dir = TempDir::new("atomic");
     let path = dir.path().join("ntp.drift");
     write_drift_file(&path, 1.5).unwrap();
-    // A temporary file left by a writer that crashed does not matter.
-    let stale = dir.path().join("ntp.drift.TEMP.1");
+    // A temporary file left by a writer that crashed (killed between
+    // creating and renaming it) does not matter: the next write truncates
+    // it and renames it, so crashes never pile temporary files up.
+    let stale = dir.path().join("ntp.drift.TEMP");
     fs::write(&stale, "-3").unwrap();
     // Keep a handle on the old file: replacement is a rename, so the old
     // inode still holds the old contents, complete.
@@ -89,9 +91,8 @@ fn atomic_replacement() {
     let mut old_text = String::new();
     std::io::Read::read_to_string(&mut &old, &mut old_text).unwrap();
     assert_eq!(old_text, "1.500\n");
-    // Only the file itself (and the stale one) are left: no temporary file
-    // of ours.
-    assert_eq!(dir.entries(), vec!["ntp.drift", "ntp.drift.TEMP.1"]);
+    // Only the file itself is left: no temporary file.
+    assert_eq!(dir.entries(), vec!["ntp.drift"]);
     // A write into a directory that does not exist fails and leaves nothing.
     let missing = dir.path().join("no-such-dir").join("ntp.drift");
     assert!(matches!(

@@ -9,6 +9,16 @@
 //! - this module: start-up (configuration, name resolution, sockets, keys,
 //!   frequency and leap files, reference clocks), the loop, reloads and
 //!   shutdown.
+//!
+//! # A test knob
+//!
+//! The daemon writes its frequency file hourly and at exit, and only when
+//! it adjusts the clock - which tests never do. So that a test can kill it
+//! in the middle of writing (`tests/durability.rs`), the environment
+//! variable [`DRIFT_TEST_INTERVAL_ENV`] (`NTPCTL_TEST_DRIFT_INTERVAL_MS`)
+//! makes it also write the file every that many milliseconds with the
+//! discipline's current frequency (the stored one under `--no-adjust`),
+//! through the same atomic writer. It is meant for tests only.
 
 pub mod net;
 pub mod signals;
@@ -40,6 +50,26 @@ use self::signals::{Signal, Signals};
 
 /// The largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
+/// The test knob: also write the frequency file every this many
+/// milliseconds (see the module documentation).
+pub const DRIFT_TEST_INTERVAL_ENV: &str = "NTPCTL_TEST_DRIFT_INTERVAL_MS";
+
+/// The interval of [`DRIFT_TEST_INTERVAL_ENV`], when set to a positive
+/// number of milliseconds.
+fn drift_test_interval() -> Option<Duration> {
+    let text = std::env::var(DRIFT_TEST_INTERVAL_ENV).ok()?;
+    match text.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => {
+            log::warn!("{DRIFT_TEST_INTERVAL_ENV}: writing the frequency file every {ms} ms");
+            Some(Duration::from_millis(ms))
+        }
+        _ => {
+            log::warn!("{DRIFT_TEST_INTERVAL_ENV}={text:?} is not a positive number; ignored");
+            None
+        }
+    }
+}
+
 /// How often pools with free slots resolve their name again.
 const POOL_REFILL_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -317,6 +347,8 @@ struct Daemon {
     send_fd: Option<i32>,
     /// The descriptors of one `poll(2)` call, reused.
     pollfds: Vec<libc::pollfd>,
+    /// The test knob's interval and next write (module documentation).
+    drift_test: Option<(Duration, Instant)>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -457,6 +489,7 @@ pub fn run(options: RunOptions) -> Result<()> {
         send: SendBatch::new(),
         send_fd: None,
         pollfds: Vec::new(),
+        drift_test: drift_test_interval().map(|every| (every, now + every)),
     };
     daemon.run_loop()
 }
@@ -477,6 +510,12 @@ impl Daemon {
                 self.refill_pools();
                 self.next_pool_refill = Instant::now() + POOL_REFILL_INTERVAL;
             }
+            if let Some((every, next)) = self.drift_test
+                && Instant::now() >= next
+            {
+                self.write_drift(self.node.discipline().frequency_ppm());
+                self.drift_test = Some((every, Instant::now() + every));
+            }
 
             // What to wait for.
             let mut fds = std::mem::take(&mut self.pollfds);
@@ -496,6 +535,9 @@ impl Daemon {
             let deadline = self.node.poll_timeout();
             let mut timeout = deadline.saturating_since(self.uptime());
             for next in &self.driver_next_service {
+                timeout = timeout.min(next.saturating_duration_since(Instant::now()));
+            }
+            if let Some((_, next)) = self.drift_test {
                 timeout = timeout.min(next.saturating_duration_since(Instant::now()));
             }
             net::poll(&mut fds, timeout).context("poll")?;
