@@ -50,6 +50,7 @@ scenarios! {
     poll64_10ms => "poll64-10ms",
     intermittent => "intermittent",
     falsetickers => "falsetickers",
+    falsetickers_lying => "falsetickers-lying",
     server_loss => "server-loss",
     symmetric => "symmetric",
     broadcast_lan => "broadcast-lan",
