@@ -56,6 +56,7 @@ scenarios! {
     broadcast_lan => "broadcast-lan",
     manycast => "manycast",
     orphan_mesh => "orphan-mesh",
+    orphan_mesh_regression => "orphan-mesh-regression",
     asymmetric => "asymmetric",
     walking_server => "walking-server",
     mitm_delay => "mitm-delay",
