@@ -610,6 +610,13 @@ impl ClockDiscipline {
         Some(adjustment)
     }
 
+    /// Forgets the regression loop's samples, keeping the frequency: the
+    /// caller feeds samples of another source from now on, whose offsets
+    /// may differ from the last one's by more than the noise.
+    pub fn restart_regression(&mut self) {
+        self.regression.clear();
+    }
+
     /// Whether the regression loop runs (configured, and no kernel
     /// discipline).
     pub fn uses_regression(&self) -> bool {

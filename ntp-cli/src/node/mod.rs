@@ -255,6 +255,8 @@ pub struct Node<C: Clock> {
     /// The regression loop's input: each association's newest sample
     /// (offset, delay, when) not yet handed to the discipline.
     unfed: HashMap<AssocId, (f64, f64, Uptime)>,
+    /// The association whose samples the regression loop holds.
+    regression_source: Option<AssocId>,
     /// Whether the last system process run let the clock be disciplined
     /// (an orphan parent's is not).
     discipline_allowed: bool,
@@ -349,6 +351,7 @@ impl<C: Clock> Node<C> {
             used: HashMap::new(),
             unfed: HashMap::new(),
             discipline_allowed: false,
+            regression_source: None,
             last_result: None,
             advertised: SystemVariables::unsynchronized(),
             synchronized_once: false,
@@ -775,6 +778,11 @@ impl<C: Clock> Node<C> {
             return;
         };
         let age = now.saturating_since(taken).as_secs_f64();
+        if self.regression_source != Some(id) {
+            // A new system peer: its offsets are not the last one's.
+            self.regression_source = Some(id);
+            self.discipline.restart_regression();
+        }
         let clock_now = self.clock.now().unwrap_or_default();
         self.last_offset = offset;
         self.discipline_update(clock_now, offset, age, delay);
