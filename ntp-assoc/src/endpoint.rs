@@ -252,8 +252,10 @@ pub enum Event {
         /// Why.
         reason: DemobiliseReason,
     },
-    /// A new sample reached the peer variables outside a burst: run the
-    /// system process (`clock_select()`).
+    /// A new sample reached the peer variables outside a burst, or during a
+    /// burst while the system is unsynchronised (ntpd's `clock_filter()`:
+    /// "if not synchronised or not in a burst"): run the system process
+    /// (`clock_select()`).
     ClockUpdate {
         /// The association.
         id: AssocId,
@@ -359,8 +361,16 @@ pub struct Candidate {
     pub true_chimer: bool,
     /// Preemptable or ephemeral (may be pruned).
     pub kind: Kind,
-    /// The association is in a burst (wait for its end before selecting).
+    /// The association is in a burst (a synchronised system waits for its
+    /// end before selecting).
     pub in_burst: bool,
+    /// The start-up fitness dispersion: the filter's valid-stage
+    /// dispersion grown to now, while the association is in its iburst and
+    /// its filter holds at least [`crate::filter::STARTUP_MIN_SAMPLES`]
+    /// samples; `None` otherwise. The system process may use it, instead of
+    /// `dispersion`, in the fitness test while it is unsynchronised (see the
+    /// crate documentation, "Start-up fitness").
+    pub startup_dispersion: Option<NtpDuration>,
 }
 
 /// One association: configuration, peer variables, poll process and
@@ -475,7 +485,17 @@ impl Association {
             true_chimer: self.config.true_chimer,
             kind: self.config.kind,
             in_burst: self.poller.in_burst(),
+            startup_dispersion: if self.poller.in_iburst() && !self.in_volley() {
+                self.filter.startup_dispersion_at(now)
+            } else {
+                None
+            },
         }
+    }
+
+    /// Whether this is a broadcast client still calibrating its delay.
+    fn in_volley(&self) -> bool {
+        self.volley == Some(Volley::Running)
     }
 
     fn clear_peer_variables(&mut self) {
@@ -1271,7 +1291,15 @@ impl Endpoint {
                 delay: sample.delay,
             });
         }
-        if outcome == FilterOutcome::Accepted && !assoc.poller.in_burst() {
+        // ntpd's clock_filter(): "if not synchronised or not in a burst,
+        // call clock_select": while unsynchronised every new sample counts,
+        // so that an iburst synchronises as soon as the source is fit. A
+        // broadcast client's volley is a delay calibration, not a start-up
+        // burst: its samples wait for its end, as before (starting the
+        // clock on client/server samples and going on with broadcast ones
+        // would turn their difference into a frequency error).
+        let startup = !system.is_synchronised() && !assoc.in_volley();
+        if outcome == FilterOutcome::Accepted && (!assoc.poller.in_burst() || startup) {
             self.events.push_back(Event::ClockUpdate { id });
         }
         Ok(Disposition::Processed(id))

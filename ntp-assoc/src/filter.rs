@@ -26,6 +26,9 @@ pub const NSTAGE: usize = 8;
 pub const MAXDIST: NtpDuration = NtpDuration::from_bits(3 << 31);
 /// SGATE: the popcorn spike gate, in multiples of the peer jitter.
 pub const SGATE: f64 = 3.0;
+/// The number of real samples from which the start-up fitness rule
+/// ([`ClockFilter::startup_dispersion_at`]) applies.
+pub const STARTUP_MIN_SAMPLES: usize = 3;
 
 /// One filter stage: a sample and when it was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +89,8 @@ pub struct ClockFilter {
     offset: NtpDuration,
     delay: NtpDuration,
     dispersion: NtpDuration,
+    /// The part of `dispersion` that comes from stages holding real samples.
+    valid_dispersion: NtpDuration,
     jitter: NtpDuration,
     precision: i8,
 }
@@ -101,6 +106,7 @@ impl ClockFilter {
             offset: NtpDuration::ZERO,
             delay: MAXDISP,
             dispersion: MAXDISP,
+            valid_dispersion: NtpDuration::ZERO,
             jitter: log2_duration(system_precision),
             precision: system_precision,
         }
@@ -130,6 +136,33 @@ impl ClockFilter {
     pub fn dispersion_at(&self, now: Uptime) -> NtpDuration {
         let since = NtpDuration::from_std(now.saturating_since(self.last_shift));
         (self.dispersion + phi_times(since)).min(MAXDISP)
+    }
+
+    /// The valid-stage dispersion as of the last update: the sum that makes
+    /// the peer dispersion (each stage's dispersion weighted by `2^-(i+1)`
+    /// in delay order), taken over the stages holding real samples only,
+    /// without the MAXDISP of the empty or stale ones. With all eight stages
+    /// valid it equals [`dispersion`](Self::dispersion); with `k` valid
+    /// stages the peer dispersion exceeds it by `16 s * (2^-k - 2^-8)`.
+    pub fn valid_dispersion(&self) -> NtpDuration {
+        self.valid_dispersion
+    }
+
+    /// The valid-stage dispersion grown at PHI up to `now`.
+    pub fn valid_dispersion_at(&self, now: Uptime) -> NtpDuration {
+        let since = NtpDuration::from_std(now.saturating_since(self.last_shift));
+        (self.valid_dispersion + phi_times(since)).min(MAXDISP)
+    }
+
+    /// The dispersion the fitness test may use at start-up (a documented
+    /// deviation from RFC 5905, see the crate documentation): the
+    /// valid-stage dispersion grown to `now` once the filter holds at least
+    /// [`STARTUP_MIN_SAMPLES`] real samples, `None` before. The caller
+    /// decides when the rule applies (an unsynchronised system and an
+    /// association in its iburst); the peer dispersion itself, and all that
+    /// derives from it, stays that of the RFC.
+    pub fn startup_dispersion_at(&self, now: Uptime) -> Option<NtpDuration> {
+        (self.valid_count() >= STARTUP_MIN_SAMPLES).then(|| self.valid_dispersion_at(now))
     }
 
     /// Peer jitter (psi), never below the system precision.
@@ -205,10 +238,17 @@ impl ClockFilter {
         sorted.sort_by_key(|s| s.delay);
 
         let mut disp = 0i128;
+        let mut valid_disp = 0i128;
         for (i, stage) in sorted.iter().enumerate() {
-            disp += i128::from(stage.dispersion.to_bits()) >> (i + 1);
+            let weighted = i128::from(stage.dispersion.to_bits()) >> (i + 1);
+            disp += weighted;
+            if stage.is_valid() {
+                valid_disp += weighted;
+            }
         }
         self.dispersion = NtpDuration::from_bits(i64::try_from(disp).unwrap_or(i64::MAX));
+        self.valid_dispersion =
+            NtpDuration::from_bits(i64::try_from(valid_disp).unwrap_or(i64::MAX));
 
         let best = sorted[0];
         // The spike gate uses the jitter before this sample, which a spike
@@ -373,6 +413,69 @@ mod tests {
         // Grows at 15 us/s afterwards.
         let later = filter.dispersion_at(Uptime::from_secs(4 + 1000));
         assert!((later - filter.dispersion()).to_seconds_f64() - 0.015 < 1e-9);
+    }
+
+    /// Peer dispersion and valid-stage dispersion after k samples of zero
+    /// dispersion, one per second: the peer dispersion is 16 s * (2^-k -
+    /// 2^-8) plus PHI growth; the valid-stage dispersion is only the PHI
+    /// growth of the real samples; the start-up rule needs 3 samples.
+    #[test]
+    fn valid_stage_dispersion_table() {
+        let mut filter = ClockFilter::new(-20);
+        assert_eq!(filter.valid_dispersion(), NtpDuration::ZERO);
+        assert_eq!(filter.startup_dispersion_at(Uptime::ZERO), None);
+        let mut table =
+            String::from(" k  peer disp (s)  16(2^-k-2^-8)  valid disp (us)  startup (us)\n");
+        for k in 1..=9u64 {
+            filter.update(
+                ms(0.0),
+                ms(10.0),
+                ms(0.0),
+                Uptime::from_secs(2 * k),
+                6,
+                false,
+            );
+            let now = Uptime::from_secs(2 * k);
+            let rfc = 16.0 * (2f64.powi(-(k.min(8) as i32)) - 2f64.powi(-8));
+            let peer = filter.dispersion().to_seconds_f64();
+            let valid = filter.valid_dispersion().to_seconds_f64();
+            // The peer dispersion is the valid part plus the empty stages'.
+            assert!((peer - valid - rfc).abs() < 1e-6, "k={k}");
+            let startup = filter.startup_dispersion_at(now);
+            assert_eq!(startup.is_some(), k >= 3, "k={k}");
+            if k >= 8 {
+                assert_eq!(filter.valid_dispersion(), filter.dispersion());
+            }
+            writeln!(
+                table,
+                "{k:>2}  {peer:>12.6}  {rfc:>13.6}  {:>15.3}  {}",
+                valid * 1e6,
+                startup.map_or("-".to_string(), |d| format!(
+                    "{:.3}",
+                    d.to_seconds_f64() * 1e6
+                )),
+            )
+            .unwrap();
+        }
+        insta::assert_snapshot!(table);
+        // Grows at PHI like the peer dispersion.
+        let later = filter.valid_dispersion_at(Uptime::from_secs(18 + 100));
+        assert!(((later - filter.valid_dispersion()).to_seconds_f64() - 0.0015).abs() < 1e-9);
+    }
+
+    #[test]
+    fn valid_stage_dispersion_ignores_stuffed_stages() {
+        let mut filter = ClockFilter::new(-20);
+        for k in 1..=3u64 {
+            filter.update(ms(0.0), ms(10.0), ms(1.0), Uptime::from_secs(k), 6, false);
+        }
+        filter.stuff(Uptime::from_secs(4), 6, false);
+        assert_eq!(filter.valid_count(), 3);
+        // 1 ms * (1/2 + 1/4 + 1/8) plus a few us of PHI growth.
+        let valid = filter.valid_dispersion().to_seconds_f64();
+        assert!((valid - 0.000875).abs() < 1e-4, "{valid}");
+        assert!(filter.dispersion().to_seconds_f64() > 1.9);
+        assert!(filter.startup_dispersion_at(Uptime::from_secs(4)).is_some());
     }
 
     #[test]

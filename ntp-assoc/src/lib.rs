@@ -40,6 +40,31 @@
 //! assert_eq!(sample.delay.to_seconds_f64(), 2.0);
 //! ```
 //!
+//! # Start-up: bursts and fitness
+//!
+//! Two rules make an `iburst` synchronise in about three samples (4 s),
+//! as chronyd does, rather than at the end of the eight-packet burst:
+//!
+//! - As in ntpd's `clock_filter()` ("if not synchronised or not in a
+//!   burst, call `clock_select`"), every accepted filter sample raises
+//!   [`Event::ClockUpdate`] while the system is unsynchronised, even during
+//!   a burst; once synchronised, a burst's samples wait for its end.
+//! - **Start-up fitness, a documented deviation from RFC 5905.** With the
+//!   RFC filter dispersion (empty stages count MAXDISP = 16 s, weighted
+//!   `2^-(i+1)`), a peer with `k` samples has a dispersion of at least
+//!   `16 s * (2^-k - 2^-8)`: 1.94 s for `k = 3`, above MAXDIST (1.5 s), so
+//!   it would be unfit until the fourth sample. While the association is in
+//!   its iburst and its filter holds at least
+//!   [`filter::STARTUP_MIN_SAMPLES`] (3) samples, [`Candidate`] carries
+//!   `startup_dispersion`, the dispersion of the filter's valid stages only
+//!   ([`ClockFilter::valid_dispersion`]); the daemon hands it to
+//!   `ntp-select`'s fitness test (`Candidate::fit_dispersion`) while the
+//!   system has no system peer (and keeps it for the system peer so chosen
+//!   until its iburst ends). The peer dispersion, the root distance used by
+//!   the intersection and clustering, and the root dispersion this host
+//!   derives and advertises stay those of the RFC; with eight samples the
+//!   two dispersions are equal anyway.
+//!
 //! The daemon drives an [`Endpoint`]:
 //!
 //! ```

@@ -48,7 +48,8 @@ fn client_synchronises_to_our_server() {
     let server_status = server.status();
     assert_eq!(server_status["orphan"], true);
     assert_eq!(server_status["stratum"], 5);
-    assert!(server_status["counters"]["served"].as_u64().unwrap() >= 4);
+    // The client is selectable after three samples of its iburst.
+    assert!(server_status["counters"]["served"].as_u64().unwrap() >= 3);
 
     // The text billboard, like ntpq -p.
     let out = ntpctl()

@@ -14,9 +14,9 @@
 //!
 //! let config = PollConfig { iburst: true, ..PollConfig::default() };
 //! let mut poller = Poller::new(config, Uptime::ZERO, 42);
-//! // The first poll is due within a second (iburst start-up).
+//! // The first poll is due within a quarter of a second (iburst start-up).
 //! let due = poller.poll_timeout();
-//! assert!(due < Uptime::from_secs(1));
+//! assert!(due < Uptime::ZERO + Duration::from_millis(250));
 //! let event = poller.handle_timeout(due);
 //! assert!(event.send);
 //! // No reply yet: the rest of the burst waits; the first packet is
@@ -43,6 +43,11 @@ pub const DEFAULT_MAXPOLL: i8 = 10;
 pub const BURST_INTERVAL: Duration = Duration::from_secs(2);
 /// The number of packets in an `iburst` (BCOUNT of RFC 5905, and seed 001).
 pub const IBURST_COUNT: u8 = 8;
+/// The first poll of an `iburst` association (and of a symmetric peer) is
+/// at a random time within this span of its mobilisation: short, so that
+/// the first sample arrives at once, yet not zero, so that many clients
+/// started together do not send in lockstep.
+pub const IBURST_START_SPREAD: Duration = Duration::from_millis(250);
 /// The largest `burst` (at a poll of 128 s and above).
 pub const MAX_BURST_COUNT: u8 = 8;
 /// How many times the first packet of a burst is sent again, at the minimum
@@ -309,8 +314,9 @@ pub struct PollEvent {
     /// The unreach counter passed [`UNREACH_THRESHOLD`]: a preemptable or
     /// ephemeral association is now a candidate for demobilisation.
     pub timed_out: bool,
-    /// This packet is part of a burst (the system process waits for the
-    /// burst's end before selecting).
+    /// This packet is part of a burst (a synchronised system process waits
+    /// for the burst's end before selecting; an unsynchronised one selects
+    /// on every sample).
     pub in_burst: bool,
 }
 
@@ -340,6 +346,8 @@ pub struct Poller {
     /// An iburst is due at the next unreachable poll (at start-up and
     /// after reachability is lost).
     iburst_armed: bool,
+    /// The burst in progress (if any) is an iburst.
+    iburst_running: bool,
     random: SplitMix64,
 }
 
@@ -348,8 +356,9 @@ impl Poller {
     /// send-time randomisation. An invalid configuration is clamped (call
     /// [`PollConfig::validate`] first to report it).
     ///
-    /// The first poll is at a random time within 1 s with `iburst`, within
-    /// the minimum poll interval otherwise (RFC 5905 `clear()`), so that
+    /// The first poll is at a random time within [`IBURST_START_SPREAD`]
+    /// with `iburst` (or for a symmetric peer), within the minimum poll
+    /// interval otherwise (RFC 5905 `clear()`), so that
     /// many clients started together do not poll in lockstep.
     pub fn new(config: PollConfig, now: Uptime, seed: u64) -> Self {
         let minpoll = config.minpoll.clamp(MINPOLL_LIMIT, MAXPOLL_LIMIT);
@@ -361,7 +370,7 @@ impl Poller {
         };
         let mut random = SplitMix64::new(seed);
         let first = if config.iburst || config.role == PollRole::Symmetric {
-            random.below(Duration::from_secs(1))
+            random.below(IBURST_START_SPREAD)
         } else {
             random.below(poll_interval(minpoll))
         };
@@ -379,6 +388,7 @@ impl Poller {
             next: now + first,
             stopped: false,
             iburst_armed: true,
+            iburst_running: false,
             random,
         }
     }
@@ -421,6 +431,12 @@ impl Poller {
     /// Whether a burst is in progress.
     pub fn in_burst(&self) -> bool {
         self.burst != BurstState::Idle
+    }
+
+    /// Whether the burst in progress is an `iburst` (the start-up burst
+    /// of an unreachable server), not a `burst` at a regular poll.
+    pub fn in_iburst(&self) -> bool {
+        self.in_burst() && self.iburst_running
     }
 
     /// The effective minimum poll exponent (configured, raised by RATE).
@@ -559,6 +575,7 @@ impl Poller {
                     if self.config.iburst && self.iburst_armed {
                         self.iburst_armed = false;
                         self.start_burst(IBURST_COUNT);
+                        self.iburst_running = true;
                         event.in_burst = true;
                     } else if self.unreach >= UNREACH_THRESHOLD {
                         hpoll = hpoll.saturating_add(1);
@@ -591,6 +608,7 @@ impl Poller {
     }
 
     fn start_burst(&mut self, count: u8) {
+        self.iburst_running = false;
         self.burst = if count > 1 {
             BurstState::AwaitingReply {
                 remaining: count - 1,
@@ -653,8 +671,9 @@ impl Poller {
         self.hpoll = self.minpoll();
         self.burst = BurstState::Idle;
         self.iburst_armed = true;
+        self.iburst_running = false;
         self.last = now;
-        let first = self.random.below(Duration::from_secs(1));
+        let first = self.random.below(IBURST_START_SPREAD);
         self.next = now + first;
     }
 }

@@ -51,11 +51,12 @@ fn run(config: PollConfig, server: Server, until: u64, system_poll: i8) -> Strin
         if event.send {
             writeln!(
                 out,
-                "{next:>10} send hpoll={:<2} reach={:08b} unreach={:<2} burst={:?}{}{}",
+                "{next:>10} send hpoll={:<2} reach={:08b} unreach={:<2} burst={:?}{}{}{}",
                 poller.hpoll(),
                 poller.reach(),
                 poller.unreach(),
                 poller.burst(),
+                if poller.in_iburst() { " iburst" } else { "" },
                 if event.stuff_filter { " stuff" } else { "" },
                 if event.timed_out { " timed-out" } else { "" },
             )
@@ -86,6 +87,44 @@ fn client(minpoll: i8, maxpoll: i8, burst: bool, iburst: bool) -> PollConfig {
 #[test]
 fn iburst_against_responsive_server() {
     insta::assert_snapshot!(run(client(6, 10, false, true), Server::Responsive, 300, 6));
+}
+
+#[test]
+fn iburst_starts_at_once_and_keeps_two_second_spacing() {
+    for seed in 0..200 {
+        let mut poller = Poller::new(client(6, 10, false, true), Uptime::ZERO, seed);
+        let first = poller.poll_timeout();
+        assert!(
+            first < Uptime::ZERO + IBURST_START_SPREAD,
+            "seed {seed}: {first}"
+        );
+        assert!(poller.handle_timeout(first).send);
+        assert!(poller.in_iburst());
+        poller.handle_reply(first + Duration::from_millis(1), None);
+        // Never faster than BURST_INTERVAL after the previous packet.
+        let mut last = first;
+        for _ in 1..IBURST_COUNT {
+            let due = poller.poll_timeout();
+            assert_eq!(due, last + BURST_INTERVAL);
+            assert!(poller.in_iburst());
+            assert!(poller.handle_timeout(due).send);
+            poller.handle_reply(due + Duration::from_millis(1), None);
+            last = due;
+        }
+        assert!(!poller.in_burst() && !poller.in_iburst());
+    }
+}
+
+#[test]
+fn regular_burst_is_not_an_iburst() {
+    let mut poller = Poller::new(client(6, 6, true, false), Uptime::ZERO, 3);
+    let first = poller.poll_timeout();
+    assert!(poller.handle_timeout(first).send);
+    poller.handle_reply(first + Duration::from_millis(1), None);
+    let second = poller.poll_timeout();
+    assert!(poller.handle_timeout(second).send);
+    assert!(poller.in_burst());
+    assert!(!poller.in_iburst());
 }
 
 #[test]

@@ -80,6 +80,13 @@ pub struct Candidate<K> {
     pub delay: NtpDuration,
     /// Peer dispersion epsilon at `update_time`.
     pub dispersion: NtpDuration,
+    /// A dispersion for the fitness test only, in place of `dispersion`
+    /// (the start-up rule of an unsynchronised system: the clock filter's
+    /// valid-stage dispersion during an iburst; see the crate
+    /// documentation). `None`, the default, tests the peer dispersion as
+    /// RFC 5905 does. The intersection, clustering, combining and the
+    /// system variables always use `dispersion`.
+    pub fit_dispersion: Option<NtpDuration>,
     /// Peer jitter psi.
     pub jitter: NtpDuration,
     /// The source's root delay.
@@ -115,6 +122,7 @@ impl<K> Candidate<K> {
             offset: NtpDuration::ZERO,
             delay: NtpDuration::ZERO,
             dispersion: NtpDuration::ZERO,
+            fit_dispersion: None,
             jitter: NtpDuration::ZERO,
             root_delay: NtpDuration::ZERO,
             root_dispersion: NtpDuration::ZERO,

@@ -13,6 +13,14 @@
 //! The crate reads no clock: `now` is an argument. It knows nothing of
 //! orphan mode; `ntp-orphan` steers it through [`Role`].
 //!
+//! One documented deviation from RFC 5905 is available to the caller: a
+//! candidate's `fit_dispersion`, when set, replaces its dispersion in the
+//! fitness test only ([`fitness_distance`]); the intersection, clustering,
+//! combining and system variables keep the RFC dispersion. The daemon sets
+//! it at start-up, from the clock filter's valid-stage dispersion during an
+//! iburst (see `ntp-assoc`'s "Start-up: bursts and fitness"), so that a
+//! source is fit after three samples instead of four.
+//!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
 //! use ntp_select::{Candidate, SystemProcess, Tally, TosSettings};
@@ -56,7 +64,7 @@ mod tos;
 pub use candidate::{Candidate, CandidateFlags, Role};
 pub use select::{
     CandidateReport, Intersection, SelectState, SelectionResult, check_fitness, clock_select,
-    root_distance,
+    fitness_distance, root_distance,
 };
 pub use system::{SystemProcess, SystemVariables};
 pub use tally::{Reject, Tally};

@@ -122,10 +122,31 @@ impl<K: Copy + PartialEq> SelectionResult<K> {
 /// `(delay + root_delay) / 2 + dispersion + root_dispersion + PHI * age + jitter`,
 /// floored at `mindist` seconds.
 pub fn root_distance<K>(candidate: &Candidate<K>, now: NtpTimestamp, mindist: f64) -> f64 {
+    distance_with(candidate, candidate.dispersion, now, mindist)
+}
+
+/// The root distance the fitness test compares with the `maxdist`
+/// threshold: [`root_distance`], with the candidate's `fit_dispersion` in
+/// place of its dispersion when the caller set one (the start-up rule).
+pub fn fitness_distance<K>(candidate: &Candidate<K>, now: NtpTimestamp, mindist: f64) -> f64 {
+    distance_with(
+        candidate,
+        candidate.fit_dispersion.unwrap_or(candidate.dispersion),
+        now,
+        mindist,
+    )
+}
+
+fn distance_with<K>(
+    candidate: &Candidate<K>,
+    dispersion: NtpDuration,
+    now: NtpTimestamp,
+    mindist: f64,
+) -> f64 {
     let age = (now - candidate.update_time).to_seconds_f64().max(0.0);
     let delay = (candidate.delay.to_seconds_f64() + candidate.root_delay.to_seconds_f64()).max(0.0);
     let distance = delay / 2.0
-        + candidate.dispersion.to_seconds_f64().max(0.0)
+        + dispersion.to_seconds_f64().max(0.0)
         + candidate.root_dispersion.to_seconds_f64().max(0.0)
         + PHI * age
         + candidate.jitter.to_seconds_f64().max(0.0);
@@ -143,7 +164,7 @@ pub fn check_fitness<K>(
 ) -> Option<Reject> {
     unfit(
         candidate,
-        root_distance(candidate, now, tos.mindist_s()),
+        fitness_distance(candidate, now, tos.mindist_s()),
         tos,
     )
 }
@@ -262,11 +283,15 @@ pub fn clock_select<K: Copy + PartialEq>(
     let mut select_jitter: Vec<Option<f64>> = vec![None; count];
     let mut weight: Vec<Option<f64>> = vec![None; count];
 
-    // 1. Fitness.
+    // 1. Fitness (with the start-up dispersion where the caller set one;
+    // every later step uses the RFC distance).
     let basic: Vec<Option<Reject>> = candidates
         .iter()
         .zip(&distances)
-        .map(|(c, &d)| unfit(c, d, tos))
+        .map(|(c, &d)| match c.fit_dispersion {
+            Some(_) => unfit(c, fitness_distance(c, now, mindist), tos),
+            None => unfit(c, d, tos),
+        })
         .collect();
     let in_range = |c: &Candidate<K>| c.stratum >= tos.floor && c.stratum < tos.ceiling;
     let fit_in_range = candidates

@@ -917,3 +917,46 @@ fn empty_input() {
     assert_eq!(result.intersection, None);
     assert_snapshot!(result.to_string());
 }
+
+/// The start-up fitness rule: a source with k filter samples has peer
+/// dispersion 16 s * (2^-k - 2^-8) (plus its samples'); with a
+/// `fit_dispersion` (the valid-stage dispersion the daemon passes during an
+/// iburst while unsynchronised) the fitness test uses that instead, while
+/// the root distance shown, the intersection and the system root
+/// dispersion keep the RFC dispersion.
+#[test]
+fn startup_fit_dispersion_table() {
+    let mut table = String::from("k  peer disp ms  fit disp   tally  reject     root disp ms\n");
+    for k in 1..=8i32 {
+        let rfc = 16.0 * (2f64.powi(-k) - 2f64.powi(-8)) * 1e3;
+        for fit in [None, Some(ms(0.02))] {
+            let candidate = Candidate {
+                dispersion: ms(rfc + 0.02),
+                fit_dispersion: fit,
+                ..server(1, 1.0)
+            };
+            let result = run(&[candidate], &TosSettings::default());
+            let report = &result.candidates[0];
+            // The root distance reported is always the RFC one.
+            assert!(report.root_distance > (rfc + 0.02) / 1e3);
+            let root_dispersion = result
+                .system
+                .map(|v| v.root_dispersion.to_seconds_f64() * 1e3);
+            if let Some(rd) = root_dispersion {
+                // root dispersion of the server + peer dispersion (RFC) + ...
+                assert!(rd >= 5.0 + rfc, "k={k}: {rd}");
+            }
+            table.push_str(&format!(
+                "{k}  {rfc:>12.3}  {:<9}  {:<5}  {:<9}  {}\n",
+                if fit.is_some() { "0.020 ms" } else { "-" },
+                report.tally.code(),
+                report.reject.map_or("-".to_string(), |r| format!("{r:?}")),
+                root_dispersion.map_or("-".to_string(), |rd| format!("{rd:.3}")),
+            ));
+            // Fit without the rule from 4 samples; with it from any count.
+            let expect_fit = fit.is_some() || k >= 4;
+            assert_eq!(result.sys_peer.is_some(), expect_fit, "k={k} fit={fit:?}");
+        }
+    }
+    assert_snapshot!(table);
+}

@@ -634,11 +634,21 @@ impl<C: Clock> Node<C> {
     }
 
     fn candidates(&self, now: Uptime, clock_now: NtpTimestamp) -> Vec<Candidate<Source>> {
+        // The start-up fitness rule (ntp-assoc's "Start-up fitness"): while
+        // the system has no system peer, an association in its iburst with
+        // at least three samples is tested with its filter's valid-stage
+        // dispersion. The system peer chosen that way keeps the rule until
+        // its iburst ends (its peer dispersion falls below MAXDIST one
+        // sample later), so that it does not flap out at the next selection.
+        let sys_peer = self.system_peer();
         let mut list: Vec<Candidate<Source>> = self
             .endpoint
             .candidates(now)
             .into_iter()
             .map(|c| Candidate {
+                fit_dispersion: c
+                    .startup_dispersion
+                    .filter(|_| sys_peer.is_none_or(|p| p == Source::Assoc(c.id))),
                 id: Source::Assoc(c.id),
                 address: Some(c.address.ip()),
                 local_refid: None,
