@@ -156,24 +156,29 @@ pub enum RateVerdict {
     },
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Slot {
-    address: Option<IpAddr>,
-    last: Duration,
-    /// The leaky-bucket score: seconds of headway owed.
-    score: f64,
-    kissed: bool,
-}
-
 /// The per-client rate limiter (`discard average A minimum M`).
 ///
 /// Each client has a leaky bucket: every packet adds the average headway
 /// (2^A seconds) and the bucket drains at one second per second; a packet
 /// that would fill it beyond eight headways, or that comes sooner than the
 /// minimum headway after the previous one, is over the limit.
+///
+/// The table is a fixed number of slots, allocated at once and never grown:
+/// its size is the memory bound however many clients there are. It is kept
+/// as columns of plain numbers whose empty value is all zero bits, so that
+/// the allocation comes zeroed from the system and only the slots in use
+/// are ever touched (an idle server does not pay for the whole table in
+/// resident memory).
 #[derive(Clone, Debug)]
 pub struct RateLimiter {
-    slots: Vec<Slot>,
+    /// One slot per row: the client's address ([`slot_key`], split in two
+    /// words; 0 for an empty slot), when its last packet came (nanoseconds
+    /// of monotonic time, shifted left by one, with the "KoD allowed in the
+    /// current run of limited packets" flag in bit 0), and the leaky-bucket
+    /// score (seconds of headway owed, as `f64` bits). One allocation of
+    /// 32 octets a slot, large enough to be mapped fresh (zeroed, untouched)
+    /// by the allocator.
+    slots: Vec<[u64; 4]>,
     mask: usize,
     average: f64,
     minimum: Duration,
@@ -183,6 +188,17 @@ pub struct RateLimiter {
 /// How many average headways a client may burst before it is limited.
 const BURST_HEADWAYS: f64 = 8.0;
 
+/// The slot key of a (canonical) address: its IPv6 form (IPv4 as
+/// `::ffff:a.b.c.d`) plus one, so that 0 means "empty"; only
+/// `ffff:...:ffff`, a multicast address and never a source, maps to 0.
+fn slot_key(ip: IpAddr) -> u128 {
+    let bits = match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    bits.wrapping_add(1)
+}
+
 impl RateLimiter {
     /// A limiter with at least `capacity` slots (rounded up to a power of
     /// two), `average_log2` (the `discard average` exponent) and `minimum`
@@ -190,7 +206,9 @@ impl RateLimiter {
     pub fn new(capacity: usize, average_log2: u8, minimum: Duration) -> Self {
         let size = capacity.max(16).next_power_of_two();
         Self {
-            slots: vec![Slot::default(); size],
+            // A zero-filled vector of plain numbers is allocated zeroed
+            // (calloc): untouched pages stay out of the resident set.
+            slots: vec![[0; 4]; size],
             mask: size - 1,
             average: f64::from(1u32 << average_log2.min(16)),
             minimum,
@@ -216,29 +234,32 @@ impl RateLimiter {
     pub fn check(&mut self, ip: IpAddr, now: Duration) -> RateVerdict {
         let ip = canonical(ip);
         let index = self.index(ip);
+        let key = slot_key(ip);
+        let (high, low) = ((key >> 64) as u64, key as u64);
         let average = self.average;
         let minimum = self.minimum;
-        let slot = &mut self.slots[index];
-        if slot.address != Some(ip) {
-            *slot = Slot {
-                address: Some(ip),
-                last: now,
-                score: average,
-                kissed: false,
-            };
+        // Nanoseconds in 63 bits (292 years of uptime), bit 0 for the flag.
+        let now_ns = u64::try_from(now.as_nanos())
+            .unwrap_or(u64::MAX)
+            .min(u64::MAX >> 1);
+        let Some(slot) = self.slots.get_mut(index) else {
+            return RateVerdict::Allow;
+        };
+        if slot[0] != high || slot[1] != low {
+            *slot = [high, low, now_ns << 1, average.to_bits()];
             return RateVerdict::Allow;
         }
-        let elapsed = now.saturating_sub(slot.last);
-        slot.last = now;
-        slot.score = (slot.score - elapsed.as_secs_f64()).max(0.0) + average;
-        let limited = elapsed < minimum || slot.score > average * BURST_HEADWAYS;
+        let last = slot[2] >> 1;
+        let kissed = slot[2] & 1 == 1;
+        let elapsed = Duration::from_nanos(now_ns.saturating_sub(last));
+        let score = (f64::from_bits(slot[3]) - elapsed.as_secs_f64()).max(0.0) + average;
+        slot[3] = score.to_bits();
+        let limited = elapsed < minimum || score > average * BURST_HEADWAYS;
+        slot[2] = now_ns << 1 | u64::from(limited);
         if !limited {
-            slot.kissed = false;
             return RateVerdict::Allow;
         }
-        let kiss = !slot.kissed;
-        slot.kissed = true;
-        RateVerdict::Limit { kiss }
+        RateVerdict::Limit { kiss: !kissed }
     }
 }
 

@@ -174,8 +174,9 @@ fn unfit<K>(candidate: &Candidate<K>, distance: f64, tos: &TosSettings) -> Optio
     if candidate.leap == LeapIndicator::Unsynchronized || candidate.stratum >= MAXSTRAT {
         return Some(Reject::Unsynchronized);
     }
-    let poll = f64::from(candidate.poll.clamp(-8, 17));
-    if distance >= tos.maxdist_s() + PHI * poll.exp2() {
+    // powi of an integer exponent, not exp2 (a libm call).
+    let poll_interval = 2f64.powi(i32::from(candidate.poll.clamp(-8, 17)));
+    if distance >= tos.maxdist_s() + PHI * poll_interval {
         return Some(Reject::Distance);
     }
     if candidate.stratum > 1

@@ -95,8 +95,12 @@ pub fn measure_precision() -> i8 {
     if smallest == Duration::MAX {
         return -20;
     }
-    let nanos = smallest.as_nanos().max(1) as f64 * 1e-9;
-    (nanos.log2().ceil() as i32).clamp(-30, 0) as i8
+    let seconds = smallest.as_nanos().max(1) as f64 * 1e-9;
+    // ceil(log2(seconds)) within -30..=0, without libm's log2 (whose only
+    // use here would map all of libm into the daemon).
+    (-30..=0i8)
+        .find(|&e| 2f64.powi(i32::from(e)) >= seconds)
+        .unwrap_or(0)
 }
 
 /// Runs the query: resolves every target, measures every address
