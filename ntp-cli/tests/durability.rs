@@ -19,10 +19,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TempDir, free_port, ntpctl};
+use common::{Daemon, TempDir, free_port};
 use ntp_discipline::drift::parse_drift;
 
 /// Restarts (each ended by SIGKILL).
@@ -118,33 +117,13 @@ fn check_drift(dir: &Path, expected: f64) {
 /// `ntpctl run` for the client, like `Daemon::start_with`, with the test
 /// knob in its environment.
 fn start_client(config: &str, listen: &str) -> Daemon {
-    let dir = TempDir::new("ntpctl-durable");
-    let conf = dir.path().join("ntp.conf");
-    std::fs::write(&conf, config).unwrap();
-    let control = dir.path().join("control.sock");
-    let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
-    let child = ntpctl()
-        .arg("run")
-        .arg("-c")
-        .arg(&conf)
-        .args(["--listen", listen, "--no-adjust", "--control"])
-        .arg(&control)
-        .env("RUST_LOG", "info")
-        .env("NTPCTL_TEST_DRIFT_INTERVAL_MS", "2")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let daemon = Daemon {
-        child,
-        dir,
-        control,
-        listen: listen.to_owned(),
-    };
-    daemon.wait_for(Duration::from_secs(10), "the control socket", |d| {
-        d.control.exists()
-    });
-    daemon
+    Daemon::start_with_env(
+        TempDir::new("ntpctl-durable"),
+        config,
+        listen,
+        &[],
+        &[("NTPCTL_TEST_DRIFT_INTERVAL_MS", "2")],
+    )
 }
 
 #[test]

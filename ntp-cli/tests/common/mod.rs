@@ -71,7 +71,18 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `ntpctl run` with `config` listening on `listen`, plus `extra` arguments.
     pub fn start_with(config: &str, listen: &str, extra: &[&str]) -> Self {
-        let dir = TempDir::new("ntpctl-daemon");
+        Self::start_with_env(TempDir::new("ntpctl-daemon"), config, listen, extra, &[])
+    }
+
+    /// Starts `ntpctl run` in `dir` with `config` listening on `listen`,
+    /// plus `extra` arguments and `env` variables.
+    pub fn start_with_env(
+        dir: TempDir,
+        config: &str,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let conf = dir.path().join("ntp.conf");
         std::fs::write(&conf, config).unwrap();
         let control = dir.path().join("control.sock");
@@ -84,6 +95,7 @@ impl Daemon {
             .arg(&control)
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
