@@ -50,16 +50,17 @@ impl ControlServer {
         })
     }
 
-    /// The descriptors to poll for reading (listener first), and for each
-    /// whether it also waits to write.
-    pub fn poll_fds(&self) -> Vec<(RawFd, bool)> {
-        let mut fds = vec![(self.listener.as_raw_fd(), false)];
+    /// Fills `fds` (cleared first, so a caller can reuse it) with the
+    /// descriptors to poll for reading (listener first), and for each whether
+    /// it also waits to write.
+    pub fn poll_fds(&self, fds: &mut Vec<(RawFd, bool)>) {
+        fds.clear();
+        fds.push((self.listener.as_raw_fd(), false));
         fds.extend(
             self.connections
                 .iter()
                 .map(|c| (c.socket.as_raw_fd(), !c.output.is_empty())),
         );
-        fds
     }
 
     /// Handles readiness of `fd`: accepts clients, reads requests, answers
@@ -208,7 +209,9 @@ mod tests {
         // Drive the server as the event loop would, until the client is answered.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !client.is_finished() && std::time::Instant::now() < deadline {
-            for (fd, _) in server.poll_fds() {
+            let mut fds = Vec::new();
+            server.poll_fds(&mut fds);
+            for (fd, _) in fds {
                 server.handle(fd, |req| {
                     assert_eq!(req, Request::Status);
                     Response::Status(Box::new(status()))

@@ -346,9 +346,55 @@ struct Daemon {
     /// The socket `send` is queued for.
     send_fd: Option<i32>,
     /// The descriptors of one `poll(2)` call, reused.
-    pollfds: Vec<libc::pollfd>,
+    poll_set: PollSet,
     /// The test knob's interval and next write (module documentation).
     drift_test: Option<(Duration, Instant)>,
+}
+
+/// The descriptors of one `poll(2)` call, in this order: the NTP sockets,
+/// the signal descriptor, the control sockets, the reference clock drivers
+/// that have a descriptor. Kept between wake-ups so that building it does
+/// not allocate.
+#[derive(Default)]
+struct PollSet {
+    fds: Vec<libc::pollfd>,
+    sockets: Vec<i32>,
+    control: Vec<(i32, bool)>,
+    /// Indices into the daemon's drivers, one per driver descriptor.
+    drivers: Vec<usize>,
+    /// The drivers whose descriptor is readable after the call.
+    ready_drivers: Vec<usize>,
+}
+
+impl PollSet {
+    fn fill(
+        &mut self,
+        sockets: &Sockets,
+        signals: &Signals,
+        control: &ControlServer,
+        drivers: &[Box<dyn Driver>],
+    ) {
+        self.fds.clear();
+        self.sockets.clear();
+        self.sockets.extend(sockets.all().map(|s| s.fd()));
+        self.fds
+            .extend(self.sockets.iter().map(|&fd| net::pollfd_in(fd)));
+        self.fds.push(net::pollfd_in(signals.fd()));
+        control.poll_fds(&mut self.control);
+        self.fds
+            .extend(self.control.iter().map(|&(fd, write)| libc::pollfd {
+                fd,
+                events: libc::POLLIN | if write { libc::POLLOUT } else { 0 },
+                revents: 0,
+            }));
+        self.drivers.clear();
+        for (index, driver) in drivers.iter().enumerate() {
+            if let Some(fd) = driver.raw_fd() {
+                self.drivers.push(index);
+                self.fds.push(net::pollfd_in(fd));
+            }
+        }
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -488,7 +534,7 @@ pub fn run(options: RunOptions) -> Result<()> {
         recv: RecvBatch::new(MAX_DATAGRAM),
         send: SendBatch::new(),
         send_fd: None,
-        pollfds: Vec::new(),
+        poll_set: PollSet::default(),
         drift_test: drift_test_interval().map(|every| (every, now + every)),
     };
     daemon.run_loop()
@@ -517,44 +563,36 @@ impl Daemon {
                 self.drift_test = Some((every, Instant::now() + every));
             }
 
-            // What to wait for.
-            let mut fds = std::mem::take(&mut self.pollfds);
-            fds.clear();
-            let sockets: Vec<i32> = self.sockets.all().map(|s| s.fd()).collect();
-            fds.extend(sockets.iter().map(|&fd| net::pollfd_in(fd)));
-            fds.push(net::pollfd_in(self.signals.fd()));
-            let control = self.control.poll_fds();
-            fds.extend(control.iter().map(|&(fd, write)| libc::pollfd {
-                fd,
-                events: libc::POLLIN | if write { libc::POLLOUT } else { 0 },
-                revents: 0,
-            }));
-            let driver_fds: Vec<Option<i32>> = self.drivers.iter().map(|d| d.raw_fd()).collect();
-            fds.extend(driver_fds.iter().flatten().map(|&fd| net::pollfd_in(fd)));
+            // What to wait for: the descriptor lists are rebuilt in place
+            // (no allocation per wake-up, which matters at 100k wakes/s).
+            let mut set = std::mem::take(&mut self.poll_set);
+            set.fill(&self.sockets, &self.signals, &self.control, &self.drivers);
 
             let deadline = self.node.poll_timeout();
             let mut timeout = deadline.saturating_since(self.uptime());
-            for next in &self.driver_next_service {
-                timeout = timeout.min(next.saturating_duration_since(Instant::now()));
+            if !self.drivers.is_empty() || self.drift_test.is_some() {
+                let now = Instant::now();
+                for next in &self.driver_next_service {
+                    timeout = timeout.min(next.saturating_duration_since(now));
+                }
+                if let Some((_, next)) = self.drift_test {
+                    timeout = timeout.min(next.saturating_duration_since(now));
+                }
             }
-            if let Some((_, next)) = self.drift_test {
-                timeout = timeout.min(next.saturating_duration_since(Instant::now()));
-            }
-            net::poll(&mut fds, timeout).context("poll")?;
+            net::poll(&mut set.fds, timeout).context("poll")?;
             // Receive timestamps fall back to the clock read right after poll.
             let woke = self.node.clock().now().unwrap_or_default();
 
-            let mut index = 0;
-            for fd in &sockets {
-                if net::is_readable(&fds[index]) {
-                    self.receive(*fd, woke);
+            for (index, &fd) in set.sockets.iter().enumerate() {
+                if net::is_readable(&set.fds[index]) {
+                    self.receive(fd, woke);
                 }
-                index += 1;
             }
-            let signals_ready = net::is_readable(&fds[index]);
+            let mut index = set.sockets.len();
+            let signals_ready = net::is_readable(&set.fds[index]);
             index += 1;
-            for &(fd, _) in &control {
-                if fds[index].revents != 0 {
+            for &(fd, _) in &set.control {
+                if set.fds[index].revents != 0 {
                     let now = self.uptime();
                     let node = &self.node;
                     self.control.handle(fd, |request| match request {
@@ -564,17 +602,17 @@ impl Daemon {
                 }
                 index += 1;
             }
-            let mut ready_drivers = Vec::new();
-            for (driver, fd) in driver_fds.iter().enumerate() {
-                if fd.is_some() {
-                    if net::is_readable(&fds[index]) {
-                        ready_drivers.push(driver);
-                    }
-                    index += 1;
+            set.ready_drivers.clear();
+            for &driver in &set.drivers {
+                if net::is_readable(&set.fds[index]) {
+                    set.ready_drivers.push(driver);
                 }
+                index += 1;
             }
-            self.pollfds = fds;
-            self.service_drivers(&ready_drivers);
+            if !self.drivers.is_empty() {
+                self.service_drivers(&set.ready_drivers);
+            }
+            self.poll_set = set;
             if signals_ready {
                 for signal in self.signals.read() {
                     match signal {

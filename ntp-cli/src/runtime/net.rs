@@ -100,10 +100,40 @@ impl UdpSocket {
         let flags =
             (libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE) as libc::c_int;
         let timestamping = set_int_option(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags);
+        // Never fragment: "don't fragment" on every datagram and no path MTU
+        // learnt from ICMP, so a forged "fragmentation needed" cannot make
+        // replies fragment (the off-path fragment-injection attack on NTP;
+        // NTP datagrams are far below any path's MTU). An unfragmentable
+        // IPv4 datagram also needs no identification field (RFC 6864), which
+        // saves the kernel hashing one per datagram on the server path.
         if local.is_ipv4() {
-            set_int_option(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1);
+            set_int_option(
+                fd,
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                libc::IP_PMTUDISC_PROBE,
+            );
         } else {
-            set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1);
+            set_int_option(
+                fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MTU_DISCOVER,
+                libc::IPV6_PMTUDISC_PROBE,
+            );
+        }
+        // A socket bound to one unicast address receives only datagrams sent
+        // to that address, so it needs no destination control message (one
+        // `put_cmsg` less per datagram on the server path).
+        let one_destination = match local.ip() {
+            IpAddr::V4(ip) => !ip.is_unspecified() && !ip.is_multicast() && !ip.is_broadcast(),
+            IpAddr::V6(ip) => !ip.is_unspecified() && !ip.is_multicast(),
+        };
+        if !one_destination {
+            if local.is_ipv4() {
+                set_int_option(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1);
+            } else {
+                set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1);
+            }
         }
         let local = socket
             .local_addr()
@@ -691,11 +721,13 @@ mod tests {
 
     #[test]
     fn loopback_datagram_with_destination_and_timestamp() {
-        let server = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let client = UdpSocket::open(&server.local_addr()).unwrap();
+        // A wildcard socket learns each datagram's destination (IP_PKTINFO).
+        let server = UdpSocket::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+        let to = SocketAddr::new("127.0.0.1".parse().unwrap(), server.local_addr().port());
+        let client = UdpSocket::open(&to).unwrap();
         // See batched_receive_and_send: timestamping is enabled in deferred work.
         std::thread::sleep(Duration::from_millis(200));
-        client.send_to(b"hello", &server.local_addr()).unwrap();
+        client.send_to(b"hello", &to).unwrap();
         assert!(poll_readable(&[server.fd()], Duration::from_secs(5)).unwrap()[0]);
         let mut buf = [0u8; 64];
         let got = server.recv(&mut buf).unwrap().unwrap();
@@ -707,6 +739,33 @@ mod tests {
         }
         // Nothing more: EAGAIN is "nothing", not an error.
         assert!(server.recv(&mut buf).unwrap().is_none());
+
+        // Neither socket ever fragments (IP_PMTUDISC_PROBE: DF set, no path
+        // MTU from ICMP).
+        for socket in [&server, &client] {
+            let mut value: libc::c_int = -1;
+            let mut len = size_of_val(&value) as libc::socklen_t;
+            // SAFETY: an open socket, an int-sized buffer and its length.
+            let rc = unsafe {
+                libc::getsockopt(
+                    socket.fd(),
+                    libc::IPPROTO_IP,
+                    libc::IP_MTU_DISCOVER,
+                    (&raw mut value).cast(),
+                    &mut len,
+                )
+            };
+            assert_eq!((rc, value), (0, libc::IP_PMTUDISC_PROBE));
+        }
+
+        // A socket bound to one address asks for no destination: it is that
+        // address.
+        let bound = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        client.send_to(b"again", &bound.local_addr()).unwrap();
+        assert!(poll_readable(&[bound.fd()], Duration::from_secs(5)).unwrap()[0]);
+        let got = bound.recv(&mut buf).unwrap().unwrap();
+        assert_eq!(&buf[..got.len], b"again");
+        assert_eq!(got.to, None);
     }
 
     #[test]
@@ -728,7 +787,7 @@ mod tests {
             batch.recv(server.fd()).unwrap();
             for (received, bytes) in batch.iter() {
                 assert_eq!(received.len, 48);
-                assert_eq!(received.to, Some("127.0.0.1".parse().unwrap()));
+                assert_eq!(received.to, None, "a socket bound to one address");
                 assert_eq!(
                     received.from,
                     SocketAddr::new("127.0.0.1".parse().unwrap(), client.local_addr().port())
