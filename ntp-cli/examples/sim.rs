@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --release -p ntp-cli --example sim -- testdata/sim/jitter-100us.json \
 //!     [--seed N] [--seeds N] [--duration S] [--short] [--csv FILE] [--json FILE] \
-//!     [--summary-json FILE] [--check]
+//!     [--summary-json FILE] [--check] [--config-line LINE]...
 //! ```
 //!
 //! `--seeds N` runs seeds 1 to N (or from `--seed`) and prints each run's
@@ -49,6 +49,11 @@ struct Args {
     /// Fail when a bound is violated.
     #[arg(long)]
     check: bool,
+    /// A line appended to the `ntp.conf` of every node that has one
+    /// (repeatable), e.g. `--config-line "enable kernel"` or
+    /// `--config-line "discipline rfc5905"` (a later line wins).
+    #[arg(long = "config-line")]
+    config_lines: Vec<String>,
 }
 
 fn main() -> Result<()> {
@@ -63,6 +68,13 @@ fn main() -> Result<()> {
     }
     if let Some(d) = args.duration {
         scenario.duration = d;
+    }
+    for node in scenario.nodes.iter_mut().filter(|n| !n.config.is_empty()) {
+        for line in &args.config_lines {
+            node.config.push('\n');
+            node.config.push_str(line);
+            node.config.push('\n');
+        }
     }
     let first = args.seed.unwrap_or(if args.seeds.is_some() {
         1

@@ -79,7 +79,8 @@ fn sim(args: &[String]) -> Result<()> {
     let Some((scenario, rest)) = args.split_first() else {
         bail!(
             "usage: cargo xtask sim SCENARIO [--seed N] [--seeds N] [--duration S] [--short] \
-             [--csv FILE] [--json FILE] [--summary-json FILE] [--check] [--plot FILE.png]"
+             [--csv FILE] [--json FILE] [--summary-json FILE] [--check] [--plot FILE.png] \
+             [--config-line LINE]..."
         );
     };
     let named = root().join("testdata/sim").join(format!("{scenario}.json"));

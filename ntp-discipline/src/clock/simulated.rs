@@ -5,8 +5,11 @@
 //! intrinsic frequency error plus a random walk (wander) drawn from a seeded
 //! [`SplitMix64`], and is read with a given resolution. The clock obeys the
 //! discipline like the kernel does: frequency corrections, steps, slews at
-//! most 500 PPM, leap seconds at UTC midnight, and a simple emulation of
-//! the kernel PLL. It reports its true error, which a real clock cannot.
+//! most 500 PPM, leap seconds at UTC midnight, and an emulation of the
+//! Linux kernel PLL (`kernel/time/ntp.c`: SHIFT_PLL 2, time constant = the
+//! poll exponent up to 10, FLL only beyond 2048 s between updates), the
+//! loop ntpd runs with `enable kernel` on Linux. It reports its true error,
+//! which a real clock cannot.
 //!
 //! ```
 //! use ntp_discipline::clock::{Clock, SimulatedClock, SimulatedClockConfig};
@@ -31,6 +34,16 @@ use crate::config::MAXFREQ;
 use crate::discipline::KernelUpdate;
 use crate::leap::LeapArm;
 
+/// Linux's `SHIFT_PLL`: the PLL's phase time constant is
+/// 2^(SHIFT_PLL + time_constant) seconds.
+const LINUX_SHIFT_PLL: i32 = 2;
+/// Linux's `SHIFT_FLL`.
+const LINUX_SHIFT_FLL: i32 = 2;
+/// Linux's `MAXTC`: the largest time constant.
+const LINUX_MAXTC: i8 = 10;
+/// Linux's `MAXSEC`: beyond this many seconds between updates the FLL
+/// takes part.
+const LINUX_MAXSEC: f64 = 2048.0;
 /// A tiny, fast, deterministic pseudo-random generator (SplitMix64, Steele,
 /// Lea and Flood 2014). Good enough for simulated noise; not for secrets.
 #[derive(Clone, Debug)]
@@ -177,9 +190,10 @@ impl SimulatedClock {
         }
 
         // Emulated kernel PLL: amortise the offset with the PLL time
-        // constant, at most 500 PPM.
+        // constant (Linux: a 2^(SHIFT_PLL + time_constant) share each
+        // second), at most 500 PPM.
         if self.kernel_on && self.kernel_offset != 0.0 {
-            let tau = 16.0 * 2f64.powi(i32::from(self.kernel_poll));
+            let tau = 2f64.powi(LINUX_SHIFT_PLL + i32::from(self.kernel_poll));
             let limit = 500e-6 * seconds;
             let amount = (self.kernel_offset * (seconds / tau).min(1.0)).clamp(-limit, limit);
             self.error += amount;
@@ -344,18 +358,26 @@ impl Clock for SimulatedClock {
             self.set_frequency(frequency)?;
         }
         let offset = update.offset.clamp(-0.5, 0.5);
-        let poll = update.poll.clamp(0, 17);
-        let interval = 2f64.powi(i32::from(poll));
+        // Linux's time constant: the poll exponent (ADJ_NANO), 0 to 10.
+        let constant = update.poll.clamp(0, LINUX_MAXTC);
+        let shift = LINUX_SHIFT_PLL + i32::from(constant);
         if let Some(last) = self.kernel_last.filter(|_| !update.frequency_hold) {
-            // The PLL frequency update of the reference loop.
-            let mu = (self.elapsed - last).clamp(0.0, interval);
-            let tau = 4.0 * 16.0 * interval;
-            self.correction =
-                (self.correction + offset * mu / (tau * tau)).clamp(-MAXFREQ, MAXFREQ);
+            // ntp_update_offset(): the FLL share beyond MAXSEC, then the
+            // PLL share with the interval clamped to 2^(SHIFT_PLL + 1 +
+            // time_constant).
+            let secs = (self.elapsed - last).max(0.0);
+            let fll = if secs > LINUX_MAXSEC {
+                offset / (secs * 2f64.powi(LINUX_SHIFT_FLL))
+            } else {
+                0.0
+            };
+            let pll_secs = secs.min(2f64.powi(shift + 1));
+            let pll = offset * pll_secs / 2f64.powi(2 * (shift + 2));
+            self.correction = (self.correction + fll + pll).clamp(-MAXFREQ, MAXFREQ);
         }
         self.kernel_last = Some(self.elapsed);
         self.kernel_offset = offset;
-        self.kernel_poll = poll;
+        self.kernel_poll = constant;
         Ok(())
     }
 
