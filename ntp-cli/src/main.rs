@@ -47,8 +47,8 @@ enum Command {
         /// see `ntpctl config print-default`).
         #[arg(short = 'c', long = "config", value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Listen on this address and port instead of 0.0.0.0:123 and
-        /// [::]:123 (repeatable).
+        /// Listen on this address and port instead of `0.0.0.0:123` and
+        /// `[::]:123` (repeatable).
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Vec<std::net::SocketAddr>,
         /// The control socket.

@@ -223,6 +223,17 @@ fn ci(args: &[String]) -> Result<()> {
     )?;
     run("cargo", &["test", "--workspace", "--all-targets"])?;
     run("cargo", &["test", "--workspace", "--doc"])?;
+    // The API documentation builds without a warning (broken links).
+    eprintln!("xtask: running RUSTDOCFLAGS=\"-D warnings\" cargo doc --no-deps --workspace");
+    let status = Command::new("cargo")
+        .args(["doc", "--no-deps", "--workspace"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(root())
+        .status()
+        .context("cannot start cargo doc")?;
+    if !status.success() {
+        bail!("cargo doc failed: {status}");
+    }
     // Every fuzz target briefly, from its checked-in corpus.
     for target in fuzz_targets()? {
         fuzz(&[target, "--seconds".to_owned(), CI_FUZZ_SECONDS.to_string()])?;

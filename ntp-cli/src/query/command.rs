@@ -41,7 +41,7 @@ fn timeout(text: &str) -> Result<Duration, String> {
 pub struct QueryArgs {
     /// Servers: a name (every address it resolves to is queried), an IPv4
     /// address, an IPv6 address; with a port as HOST:PORT or
-    /// [IPV6]:PORT.
+    /// `[IPV6]:PORT`.
     #[arg(required = true, value_name = "HOST[:PORT]")]
     pub hosts: Vec<String>,
     /// Use IPv4 addresses only.
