@@ -115,6 +115,36 @@ impl Fit {
     }
 }
 
+/// The round-trip delays of some samples: the least, and each delay's
+/// excess over it, sorted.
+struct DelayProfile {
+    least: f64,
+    excess: [f64; MAX_SAMPLES],
+    len: usize,
+}
+
+impl DelayProfile {
+    fn of<'a>(samples: impl Iterator<Item = &'a RegressionSample> + Clone) -> Self {
+        let least = samples
+            .clone()
+            .map(|s| s.delay)
+            .fold(f64::INFINITY, f64::min);
+        let mut excess = [0.0f64; MAX_SAMPLES];
+        let mut len = 0;
+        for (slot, s) in excess.iter_mut().zip(samples) {
+            *slot = s.delay - least;
+            len += 1;
+        }
+        excess[..len].sort_by(f64::total_cmp);
+        Self { least, excess, len }
+    }
+
+    /// The excesses, smallest first.
+    fn excess(&self) -> &[f64] {
+        &self.excess[..self.len]
+    }
+}
+
 /// The sample history and the fit (see the module documentation).
 #[derive(Clone, Debug)]
 pub struct OffsetRegression {
@@ -175,19 +205,10 @@ impl OffsetRegression {
             return;
         }
         let older = len - PATH_CHANGE_SAMPLES;
-        let least = |samples: &mut dyn Iterator<Item = &RegressionSample>| {
-            samples.map(|s| s.delay).fold(f64::INFINITY, f64::min)
-        };
-        let least_older = least(&mut self.samples.iter().take(older));
-        let least_newest = least(&mut self.samples.iter().skip(older));
-        let mut excess = [0.0f64; MAX_SAMPLES];
-        for (slot, s) in excess.iter_mut().zip(self.samples.iter().take(older)) {
-            *slot = s.delay - least_older;
-        }
-        let excess = &mut excess[..older];
-        excess.sort_by(f64::total_cmp);
-        let noise = excess[older / 2].max(self.floor);
-        if least_newest - least_older > PATH_CHANGE_FACTOR * noise {
+        let before = DelayProfile::of(self.samples.iter().take(older));
+        let after = DelayProfile::of(self.samples.iter().skip(older));
+        let noise = before.excess()[older / 2].max(self.floor);
+        if after.least - before.least > PATH_CHANGE_FACTOR * noise {
             self.samples.drain(..older);
         }
     }
@@ -201,22 +222,13 @@ impl OffsetRegression {
         if len < 2 {
             return None;
         }
-        let min_delay = self
-            .samples
-            .iter()
-            .map(|s| s.delay)
-            .fold(f64::INFINITY, f64::min);
         // The error assumed of the best samples: half the lower quartile
         // of the delays' excess over the least, or half the residual RMS
         // of a first fit that trusts the least-delay samples most,
         // whichever is smaller.
-        let mut excess = [0.0f64; MAX_SAMPLES];
-        for (slot, s) in excess.iter_mut().zip(&self.samples) {
-            *slot = s.delay - min_delay;
-        }
-        let excess = &mut excess[..len];
-        excess.sort_by(f64::total_cmp);
-        let quartile = excess[len / 4] / 2.0;
+        let delays = DelayProfile::of(self.samples.iter());
+        let min_delay = delays.least;
+        let quartile = delays.excess()[len / 4] / 2.0;
         let first = self.fit_with(len, min_delay, 0.0)?;
         self.fit_with(len, min_delay, quartile.min(first.residual_rms / 2.0))
     }

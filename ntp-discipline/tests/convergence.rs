@@ -162,6 +162,20 @@ fn base() -> Scenario {
     }
 }
 
+/// Issue 6's start: 100 PPM off and 50 ms away, no frequency file, 100 us
+/// network jitter, poll 6, two hours.
+fn from_100_ppm_and_50_ms(seed: u64) -> Scenario {
+    Scenario {
+        name: "100 ppm, 50 ms, no driftfile, poll 6, 2 h",
+        frequency_error_ppm: 100.0,
+        initial_offset: 0.05,
+        jitter: 100e-6,
+        hours: 2.0,
+        seed,
+        ..base()
+    }
+}
+
 fn assert_converged(o: &Outcome, max_offset: f64, max_frequency_ppm: f64) {
     assert_eq!(o.steps, 0, "{o:?}");
     assert_eq!(o.state, ClockState::Sync, "{o:?}");
@@ -178,15 +192,7 @@ fn assert_converged(o: &Outcome, max_offset: f64, max_frequency_ppm: f64) {
 #[test]
 fn from_100_ppm_and_50_ms_within_two_hours() {
     for seed in 1..=5 {
-        let o = report(&Scenario {
-            name: "100 ppm, 50 ms, no driftfile, poll 6, 2 h",
-            frequency_error_ppm: 100.0,
-            initial_offset: 0.05,
-            jitter: 100e-6,
-            hours: 2.0,
-            seed,
-            ..base()
-        });
+        let o = report(&from_100_ppm_and_50_ms(seed));
         assert_converged(&o, 1e-3, 1.0);
         assert!(o.settled_1ms.is_some_and(|t| t < 2.0 * 3600.0), "{o:?}");
     }
@@ -359,14 +365,9 @@ fn kernel_discipline_converges() {
 fn regression_loop_converges_and_tracks_wander_at_poll_10() {
     for seed in 1..=3 {
         let o = report(&Scenario {
-            name: "regression: 100 ppm, 50 ms, poll 6, 2 h",
-            frequency_error_ppm: 100.0,
-            initial_offset: 0.05,
-            jitter: 100e-6,
-            hours: 2.0,
-            seed,
+            name: "regression: 100 ppm, 50 ms, no driftfile, poll 6, 2 h",
             regression: true,
-            ..base()
+            ..from_100_ppm_and_50_ms(seed)
         });
         assert_converged(&o, 1e-3, 1.0);
         let wander = Scenario {
