@@ -19,11 +19,10 @@ use ntp_wire::time::NtpDuration;
 
 use crate::onwire::{MAXDISP, log2_duration, phi_times};
 
-/// NSTAGE: the number of filter stages.
-pub const NSTAGE: usize = 8;
-/// MAXDIST: the distance threshold (1.5 s, `tos maxdist` default in the
-/// reference implementation); the spike suppressor acts only below it.
-pub const MAXDIST: NtpDuration = NtpDuration::from_bits(3 << 31);
+/// NSTAGE: the number of filter stages; MAXDIST: the distance threshold
+/// (1.5 s, `tos maxdist` default in the reference implementation), below
+/// which alone the spike suppressor acts.
+pub use ntp_wire::constants::{MAXDIST, NSTAGE};
 /// SGATE: the popcorn spike gate, in multiples of the peer jitter.
 pub const SGATE: f64 = 3.0;
 /// The number of real samples from which the start-up fitness rule

@@ -38,17 +38,16 @@ use ntp_wire::packet::{Header, LeapIndicator, MAX_VERSION, MIN_VERSION, Mode};
 use ntp_wire::refid::KissCode;
 use ntp_wire::time::{NtpDuration, NtpShort, NtpTimestamp};
 
-/// Maximum dispersion, MAXDISP (16 s): the dispersion of an empty filter
-/// stage, and the root distance at which a server is unusable.
-pub const MAXDISP: NtpDuration = NtpDuration::from_seconds(16);
-
-/// The maximum stratum, MAXSTRAT (16): "unsynchronised".
-pub const MAXSTRAT: u8 = 16;
+/// MAXDISP (16 s), the dispersion of an empty filter stage and the root
+/// distance at which a server is unusable; MAXSTRAT (16), "unsynchronised".
+pub use ntp_wire::constants::{MAXDISP, MAXSTRAT};
 
 /// The frequency tolerance PHI, 15 ppm, as a ratio `PHI_NUMERATOR / PHI_DENOMINATOR`.
 pub const PHI_NUMERATOR: i64 = 15;
 /// See [`PHI_NUMERATOR`].
 pub const PHI_DENOMINATOR: i64 = 1_000_000;
+// The exact ratio is the workspace's one PHI.
+const _: () = assert!(PHI_NUMERATOR as f64 / PHI_DENOMINATOR as f64 == ntp_wire::constants::PHI);
 
 /// `PHI * interval`: the dispersion accumulated over `interval` at the
 /// frequency tolerance of 15 ppm, rounded up (never understated) and

@@ -25,19 +25,19 @@ pub const PANIC_THRESHOLD: f64 = 1000.0;
 pub const ALLAN_INTERCEPT: i8 = 11;
 
 /// Default dispersion increase rate in seconds per second (RFC 5905 `PHI`, 15 PPM).
-pub const PHI: f64 = 15e-6;
+pub use ntp_wire::constants::PHI;
 
 /// Smallest poll exponent the protocol allows (RFC 5905 allows 4, 16 s).
-pub const MIN_POLL_LIMIT: i8 = 3;
+pub const MIN_POLL_LIMIT: i8 = ntp_wire::constants::MINPOLL_LIMIT.get();
 
 /// Largest poll exponent (RFC 5905 `MAXPOLL`, 36.4 h).
-pub const MAX_POLL_LIMIT: i8 = 17;
+pub const MAX_POLL_LIMIT: i8 = ntp_wire::constants::MAXPOLL_LIMIT.get();
 
 /// Default lower poll bound (`minpoll`, 64 s).
-pub const DEFAULT_MIN_POLL: i8 = 6;
+pub const DEFAULT_MIN_POLL: i8 = ntp_wire::constants::DEFAULT_MINPOLL.get();
 
 /// Default upper poll bound (`maxpoll`, 1024 s).
-pub const DEFAULT_MAX_POLL: i8 = 10;
+pub const DEFAULT_MAX_POLL: i8 = ntp_wire::constants::DEFAULT_MAXPOLL.get();
 
 /// Default clock precision exponent (RFC 5905 `PRECISION`, about 4 us).
 pub const DEFAULT_PRECISION: i8 = -18;

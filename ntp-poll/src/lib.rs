@@ -27,18 +27,16 @@
 //! assert_eq!(poller.poll_timeout(), due + Duration::from_secs(2));
 //! ```
 
-use core::fmt;
-use core::ops::{Add, Sub};
 use std::time::Duration;
 
 /// The smallest poll exponent accepted (8 s).
-pub const MINPOLL_LIMIT: i8 = 3;
+pub const MINPOLL_LIMIT: i8 = ntp_wire::constants::MINPOLL_LIMIT.get();
 /// The largest poll exponent accepted (36 h).
-pub const MAXPOLL_LIMIT: i8 = 17;
+pub const MAXPOLL_LIMIT: i8 = ntp_wire::constants::MAXPOLL_LIMIT.get();
 /// The default `minpoll` (64 s).
-pub const DEFAULT_MINPOLL: i8 = 6;
+pub const DEFAULT_MINPOLL: i8 = ntp_wire::constants::DEFAULT_MINPOLL.get();
 /// The default `maxpoll` (1024 s).
-pub const DEFAULT_MAXPOLL: i8 = 10;
+pub const DEFAULT_MAXPOLL: i8 = ntp_wire::constants::DEFAULT_MAXPOLL.get();
 /// BTIME: the interval between the packets of a burst.
 pub const BURST_INTERVAL: Duration = Duration::from_secs(2);
 /// The number of packets in an `iburst` (BCOUNT of RFC 5905, and seed 001).
@@ -60,73 +58,7 @@ pub const UNREACH_THRESHOLD: u32 = 10;
 /// The default manycast beacon interval (`tos beacon`), in seconds.
 pub const DEFAULT_BEACON: Duration = Duration::from_secs(3600);
 
-/// Monotonic time as the caller measures it, from an origin of its
-/// choosing (typically the start of the node). Deadlines are expressed in
-/// it; it is never the NTP clock, which can be stepped.
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Uptime(Duration);
-
-impl Uptime {
-    /// The origin.
-    pub const ZERO: Self = Self(Duration::ZERO);
-    /// Far in the future: the deadline of a timer that is not running.
-    pub const NEVER: Self = Self(Duration::MAX);
-
-    /// The time `since_origin` after the origin.
-    pub const fn new(since_origin: Duration) -> Self {
-        Self(since_origin)
-    }
-
-    /// Whole seconds after the origin.
-    pub const fn from_secs(seconds: u64) -> Self {
-        Self(Duration::from_secs(seconds))
-    }
-
-    /// Milliseconds after the origin.
-    pub const fn from_millis(millis: u64) -> Self {
-        Self(Duration::from_millis(millis))
-    }
-
-    /// The time since the origin.
-    pub const fn since_origin(self) -> Duration {
-        self.0
-    }
-
-    /// `self - earlier`, or zero if `earlier` is later.
-    pub fn saturating_since(self, earlier: Uptime) -> Duration {
-        self.0.saturating_sub(earlier.0)
-    }
-}
-
-impl fmt::Debug for Uptime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self}")
-    }
-}
-
-/// Seconds with three decimals, e.g. `66.125s`.
-impl fmt::Display for Uptime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if *self == Self::NEVER {
-            return f.write_str("never");
-        }
-        write!(f, "{}.{:03}s", self.0.as_secs(), self.0.subsec_millis())
-    }
-}
-
-impl Add<Duration> for Uptime {
-    type Output = Uptime;
-    fn add(self, rhs: Duration) -> Uptime {
-        Uptime(self.0.saturating_add(rhs))
-    }
-}
-
-impl Sub<Duration> for Uptime {
-    type Output = Uptime;
-    fn sub(self, rhs: Duration) -> Uptime {
-        Uptime(self.0.saturating_sub(rhs))
-    }
-}
+pub use ntp_wire::time::Uptime;
 
 /// `2^exponent` seconds (exponents are clamped to 0..=17).
 pub fn poll_interval(exponent: i8) -> Duration {

@@ -54,14 +54,13 @@
 //! # Ok::<(), ntp_select::TosError>(())
 //! ```
 
-mod candidate;
 mod select;
 mod system;
 mod table;
 mod tally;
 mod tos;
 
-pub use candidate::{Candidate, CandidateFlags, Role};
+pub use ntp_wire::candidate::{Candidate, CandidateFlags, Role};
 pub use select::{
     CandidateReport, Intersection, SelectState, SelectionResult, check_fitness, clock_select,
     fitness_distance, root_distance,

@@ -7,10 +7,10 @@ use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
 use ntp_wire::time::{NtpDuration, NtpTimestamp};
 
-use crate::candidate::{Candidate, Role};
 use crate::system::SystemVariables;
 use crate::tally::{Reject, Tally};
 use crate::tos::{MAXSTRAT, PHI, PPS_MAX_OFFSET, TosSettings};
+use ntp_wire::candidate::{Candidate, Role};
 
 /// The orphan reference ID 127.0.0.1 is never taken for a loop.
 const LOOPBACK_REFID: ReferenceId = ReferenceId::from_ipv4(Ipv4Addr::LOCALHOST);

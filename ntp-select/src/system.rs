@@ -4,9 +4,9 @@ use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
 use ntp_wire::time::{NtpDuration, NtpTimestamp};
 
-use crate::candidate::Candidate;
 use crate::select::{SelectState, SelectionResult, clock_select};
 use crate::tos::{MAXSTRAT, TosError, TosSettings};
+use ntp_wire::candidate::Candidate;
 
 /// The system variables a host advertises and disciplines its clock with
 /// (RFC 5905 figure 23 and figure 25).

@@ -2,13 +2,7 @@
 
 use ntp_wire::time::NtpDuration;
 
-/// The highest stratum number; a stratum at or above it means "unsynchronised"
-/// (RFC 5905 MAXSTRAT).
-pub const MAXSTRAT: u8 = 16;
-
-/// The frequency tolerance PHI (15 PPM): the rate at which dispersion grows
-/// (RFC 5905 figure 6).
-pub const PHI: f64 = 15e-6;
+pub use ntp_wire::constants::{MAXSTRAT, PHI};
 
 /// How far the system offset may be from the seconds-numbering source for a
 /// PPS peer to count (the `pps` page of the 4.2.8 documentation: +/-0.5 s).

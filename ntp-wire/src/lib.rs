@@ -7,6 +7,11 @@
 //!   that is parsed and emitted without allocation.
 //! - [`refid`]: reference IDs (address, text, IPv6 hash) and Kiss-o'-Death codes.
 //! - [`control`]: mode 6 control messages (the `ntpq` protocol), for decoding.
+//! - [`constants`], [`poll`], [`candidate`]: the vocabulary every process
+//!   shares - RFC 5905's constants (PHI, MAXDISP, MAXDIST, ...), the
+//!   [`PollExponent`](poll::PollExponent), and the
+//!   [`Candidate`](candidate::Candidate) a peer process hands the system
+//!   process. [`time::Uptime`] is the one monotonic time of a node.
 //! - [`mac`] and [`keys`]: symmetric-key MACs (MD5, SHA-1, AES-128-CMAC per
 //!   RFC 8573), the reference implementation's keys file and trusted keys.
 //!
@@ -28,18 +33,22 @@
 //! assert_eq!(packet.header.reference_id.to_string(), "192.53.103.108");
 //! ```
 
+pub mod candidate;
+pub mod constants;
 pub mod control;
 pub mod keys;
 pub mod mac;
 pub mod packet;
+pub mod poll;
 pub mod refid;
 pub mod time;
 
 pub use keys::{KeyStore, TrustedKeys};
 pub use mac::{Key, MacAlgorithm};
 pub use packet::{Header, LeapIndicator, Mode, Packet, PacketView};
+pub use poll::PollExponent;
 pub use refid::{KissCode, ReferenceId};
-pub use time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp};
+pub use time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp, Uptime};
 
 /// What is wrong with bytes that do not parse, or a buffer too small to emit into.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -13,6 +13,11 @@
 //! [`NtpDuration`] is the signed difference of two timestamps, kept in the
 //! same 2^-32 s units so that the on-wire arithmetic is exact.
 //!
+//! [`Uptime`] is the other time of a node: monotonic, from an origin of the
+//! caller's choosing, never stepped. Deadlines, ages and every interval
+//! between two local events are measured in it; the steppable NTP time scale
+//! is used only for what goes on the wire and for dates.
+//!
 //! A timestamp does not know its era. Converting it to a calendar date
 //! ([`NtpTimestamp::to_date`]) needs a *pivot*: the date that is within
 //! 2^31 seconds (about 68 years) of the pivot is chosen. With the current
@@ -632,6 +637,88 @@ pub const fn micros_to_fraction(micros: u32) -> u32 {
 /// A 2^-32 s fraction to microseconds, rounded to nearest.
 pub const fn fraction_to_micros(fraction: u32) -> u32 {
     ((fraction as u64 * 1_000_000 + (1 << 31)) >> 32) as u32
+}
+
+/// The era pivot of a node: an NTP timestamp carries no era, and is read as
+/// the date within 68 years of this one (the start of era 1, 2036-02-07), so
+/// timestamps from 1968 to 2104 read correctly without a calendar. Where a
+/// better guess of the date exists (`ntpctl decode --era-pivot`, the build
+/// date), pass that instead.
+pub const ERA_PIVOT: NtpDate = NtpDate::from_era_parts(1, 0, 0);
+
+impl NtpTimestamp {
+    /// The date of this timestamp near [`ERA_PIVOT`].
+    pub fn to_pivot_date(self) -> NtpDate {
+        self.to_date(ERA_PIVOT)
+    }
+}
+
+/// Monotonic time as the caller measures it, from an origin of its
+/// choosing (typically the start of the node). Deadlines are expressed in
+/// it; it is never the NTP clock, which can be stepped.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Uptime(Duration);
+
+impl Uptime {
+    /// The origin.
+    pub const ZERO: Self = Self(Duration::ZERO);
+    /// Far in the future: the deadline of a timer that is not running.
+    pub const NEVER: Self = Self(Duration::MAX);
+
+    /// The time `since_origin` after the origin.
+    pub const fn new(since_origin: Duration) -> Self {
+        Self(since_origin)
+    }
+
+    /// Whole seconds after the origin.
+    pub const fn from_secs(seconds: u64) -> Self {
+        Self(Duration::from_secs(seconds))
+    }
+
+    /// Milliseconds after the origin.
+    pub const fn from_millis(millis: u64) -> Self {
+        Self(Duration::from_millis(millis))
+    }
+
+    /// The time since the origin.
+    pub const fn since_origin(self) -> Duration {
+        self.0
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: Uptime) -> Duration {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl fmt::Debug for Uptime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Seconds with three decimals, e.g. `66.125s`.
+impl fmt::Display for Uptime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Self::NEVER {
+            return f.write_str("never");
+        }
+        write!(f, "{}.{:03}s", self.0.as_secs(), self.0.subsec_millis())
+    }
+}
+
+impl Add<Duration> for Uptime {
+    type Output = Uptime;
+    fn add(self, rhs: Duration) -> Uptime {
+        Uptime(self.0.saturating_add(rhs))
+    }
+}
+
+impl Sub<Duration> for Uptime {
+    type Output = Uptime;
+    fn sub(self, rhs: Duration) -> Uptime {
+        Uptime(self.0.saturating_sub(rhs))
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
-//! The input of the system process: one summary per association.
+//! The candidate: what the peer process (an association, or a reference
+//! clock) hands the system process after its clock filter. Defined here, at
+//! the bottom of the crate graph, so that `ntp-assoc`, `ntp-refclock` and
+//! `ntp-select` share one type.
 
 use std::net::IpAddr;
 
-use ntp_wire::packet::LeapIndicator;
-use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
-
-use crate::tos::MAXSTRAT;
+use crate::constants::MAXSTRAT;
+use crate::packet::LeapIndicator;
+use crate::refid::ReferenceId;
+use crate::time::{NtpDuration, NtpTimestamp};
 
 /// Per-association options that change how the system process treats a
 /// candidate (the `server`/`peer` options and refclock properties).
@@ -23,7 +25,7 @@ pub struct CandidateFlags {
     /// A PPS source (no seconds numbering): it must survive the intersection
     /// but stays out of clustering and combining; it becomes the PPS peer
     /// only with a surviving prefer peer (or itself `prefer`) and a system
-    /// offset within [`PPS_MAX_OFFSET`](crate::PPS_MAX_OFFSET).
+    /// offset within `ntp_select::PPS_MAX_OFFSET`.
     pub pps: bool,
     /// A reference clock: its reference ID (not an address) becomes the
     /// system reference ID, and its leap warning wins the leap vote.
