@@ -303,6 +303,10 @@ impl Poller {
         let mut random = SplitMix64::new(seed);
         let first = if config.iburst || config.role == PollRole::Symmetric {
             random.below(IBURST_START_SPREAD)
+        } else if config.role == PollRole::Refclock {
+            // A reference clock's filter collects samples for one poll
+            // interval before its first poll.
+            poll_interval(minpoll)
         } else {
             random.below(poll_interval(minpoll))
         };
@@ -430,10 +434,11 @@ impl Poller {
     }
 
     /// Random lead to de-synchronise clients: up to 1/16 of the interval,
-    /// subtracted; symmetric peers and broadcast servers keep exact times.
+    /// subtracted; symmetric peers, broadcast servers and reference clocks
+    /// (a local device, no one to de-synchronise from) keep exact times.
     fn randomised(&mut self, interval: Duration) -> Duration {
         match self.config.role {
-            PollRole::Client | PollRole::Refclock => interval - self.random.below(interval / 16),
+            PollRole::Client => interval - self.random.below(interval / 16),
             _ => interval,
         }
     }
@@ -509,7 +514,11 @@ impl Poller {
                         self.start_burst(IBURST_COUNT);
                         self.iburst_running = true;
                         event.in_burst = true;
-                    } else if self.unreach >= UNREACH_THRESHOLD {
+                    } else if self.unreach >= UNREACH_THRESHOLD
+                        // A reference clock is polled at its minpoll
+                        // whatever its reach (ntpd's refclock_transmit()).
+                        && self.config.role != PollRole::Refclock
+                    {
                         hpoll = hpoll.saturating_add(1);
                         self.unreach = 0;
                         event.timed_out = true;

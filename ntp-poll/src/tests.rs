@@ -345,3 +345,28 @@ fn splitmix_is_deterministic() {
     assert_eq!(a.below(Duration::ZERO), Duration::ZERO);
     assert!(a.below(Duration::from_secs(1)) < Duration::from_secs(1));
 }
+
+#[test]
+fn refclock_is_polled_at_minpoll_without_back_off() {
+    let config = PollConfig {
+        role: PollRole::Refclock,
+        minpoll: 4,
+        maxpoll: 6,
+        ..PollConfig::default()
+    };
+    let mut poller = Poller::new(config, Uptime::ZERO, 11);
+    // The filter collects one poll interval of samples first.
+    let first = poller.poll_timeout();
+    assert_eq!(first, Uptime::from_secs(16));
+    // Never a reply (no fix): 40 polls, at exactly 16 s.
+    let mut last = first;
+    assert!(poller.handle_timeout(first).send);
+    for _ in 0..40 {
+        let t = poller.poll_timeout();
+        let gap = t.saturating_since(last).as_secs_f64();
+        assert_eq!(gap, 16.0);
+        assert!(poller.handle_timeout(t).send);
+        last = t;
+    }
+    assert_eq!(poller.hpoll(), 4);
+}

@@ -9,6 +9,7 @@
 //! The socket is created with permissions 0600 (only the daemon's user may
 //! connect) and spoken to with `send`/`recv` only (DESIGN.md runtime rules).
 
+pub mod report;
 pub mod server;
 
 use std::io::{self, Read, Write};

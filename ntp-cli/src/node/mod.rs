@@ -15,36 +15,35 @@
 //! owns - the system clock in the daemon, a simulated clock in the
 //! simulator - which the node also adjusts when it is allowed to.
 
+pub mod counters;
+pub mod refclocks;
 pub mod setup;
 
-/// The selection rank of the local clock driver as a fallback: after a modem
-/// driver (0), before the orphan parent ([`ntp_orphan::ORPHAN_FALLBACK_RANK`]).
-pub const LOCAL_CLOCK_FALLBACK_RANK: u8 = 1;
+pub use refclocks::LOCAL_CLOCK_FALLBACK_RANK;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
-use ntp_assoc::Rejection;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ntp_assoc::access::{AccessControl, AccessVerdict};
 use ntp_assoc::{
-    AssocConfig, AssocId, AssocMode, Auth, Disposition, Endpoint, EndpointConfig, Event,
-    SystemVars, Transmit,
+    AssocConfig, AssocId, Auth, Disposition, Endpoint, EndpointConfig, Event, SystemVars, Transmit,
 };
 use ntp_discipline::clock::{ErrorEstimates, apply_adjustment, apply_update};
-use ntp_discipline::discipline::{ClockState, UpdateOutcome};
+use ntp_discipline::discipline::UpdateOutcome;
 use ntp_discipline::drift::DriftSchedule;
 use ntp_discipline::{Clock, ClockDiscipline, DisciplineConfig, LeapArm, LeapControl, LeapFile};
 use ntp_orphan::{OrphanState, OrphanSystem, address_metric};
 use ntp_poll::Uptime;
-use ntp_refclock::{DriverEvent, Refclock, RefclockUpdate};
-use ntp_select::{Candidate, CandidateFlags, SelectionResult, SystemVariables, Tally, TosSettings};
+use ntp_refclock::{DriverEvent, Refclock};
+use ntp_select::{Candidate, CandidateFlags, SelectionResult, SystemVariables, TosSettings};
 use ntp_wire::packet::{LeapIndicator, Mode};
 use ntp_wire::refid::ReferenceId;
 use ntp_wire::time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp};
 
-use crate::control::{PeerReport, StatusReport};
+use self::counters::{Counter, Counters};
+use self::refclocks::RefclockSlot;
 
 /// A time source of the system process: an association or a reference clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,118 +123,6 @@ pub enum Output {
     Panic(f64),
 }
 
-struct RefclockSlot {
-    refclock: Refclock,
-    poll: i8,
-    next_poll: Uptime,
-    last: Option<RefclockUpdate>,
-    last_update: Option<Uptime>,
-    /// Samples taken so far, to tell a new update from an old one.
-    sequence: u64,
-}
-
-/// How many distinct rejection reasons [`Counters`] tells apart; further
-/// reasons are counted together (a flood of packets with many different
-/// version numbers cannot grow the table).
-const REJECTION_KINDS: usize = 32;
-
-/// Packet counters (`ntpctl status`): fixed fields and a fixed-size table of
-/// rejection reasons, so that counting a packet never allocates. Names are
-/// made only when a report is asked for.
-#[derive(Clone, Debug, Default)]
-struct Counters {
-    received: u64,
-    served: u64,
-    processed: u64,
-    sent: u64,
-    kod_rate: u64,
-    crypto_nak: u64,
-    dropped_ignore: u64,
-    dropped_rate_limit: u64,
-    dropped_noquery: u64,
-    dropped_control: u64,
-    clock_steps: u64,
-    rejected: KeyCounts<Rejection>,
-    kisses: KeyCounts<ntp_wire::refid::KissCode>,
-}
-
-/// Counts by key in a fixed-size table: the first [`REJECTION_KINDS`] keys
-/// seen get their own count, the rest share one.
-#[derive(Clone, Debug)]
-struct KeyCounts<K> {
-    slots: [Option<(K, u64)>; REJECTION_KINDS],
-    other: u64,
-}
-
-impl<K> Default for KeyCounts<K> {
-    fn default() -> Self {
-        Self {
-            slots: [const { None }; REJECTION_KINDS],
-            other: 0,
-        }
-    }
-}
-
-impl<K: Copy + PartialEq + std::fmt::Display> KeyCounts<K> {
-    fn count(&mut self, key: K) {
-        for slot in &mut self.slots {
-            match slot {
-                Some((k, count)) if *k == key => {
-                    *count += 1;
-                    return;
-                }
-                Some(_) => {}
-                None => {
-                    *slot = Some((key, 1));
-                    return;
-                }
-            }
-        }
-        self.other += 1;
-    }
-
-    fn report(&self, prefix: &str, out: &mut BTreeMap<String, u64>) {
-        for (key, count) in self.slots.iter().flatten() {
-            *out.entry(format!("{prefix}: {key}")).or_default() += count;
-        }
-        if self.other > 0 {
-            *out.entry(format!("{prefix}: other")).or_default() += self.other;
-        }
-    }
-}
-
-impl Counters {
-    fn reject(&mut self, reason: Rejection) {
-        self.rejected.count(reason);
-    }
-
-    /// The non-zero counters by name.
-    fn report(&self) -> BTreeMap<String, u64> {
-        let mut out = BTreeMap::new();
-        let fixed = [
-            ("received", self.received),
-            ("served", self.served),
-            ("processed", self.processed),
-            ("sent", self.sent),
-            ("sent: KoD RATE", self.kod_rate),
-            ("sent: crypto-NAK", self.crypto_nak),
-            ("dropped: restrict ignore", self.dropped_ignore),
-            ("dropped: rate limit", self.dropped_rate_limit),
-            ("dropped: noquery", self.dropped_noquery),
-            ("dropped: mode 6/7 not served", self.dropped_control),
-            ("clock steps", self.clock_steps),
-        ];
-        for (name, count) in fixed {
-            if count > 0 {
-                out.insert(name.to_owned(), count);
-            }
-        }
-        self.rejected.report("rejected", &mut out);
-        self.kisses.report("kiss received", &mut out);
-        out
-    }
-}
-
 /// The composed daemon core. See the module documentation.
 pub struct Node<C: Clock> {
     clock: C,
@@ -299,6 +186,7 @@ impl<C: Clock> Node<C> {
     pub fn new(settings: NodeSettings, clock: C, now: Uptime) -> Result<Self, NodeError> {
         let clock_now = clock.now()?;
         let precision = settings.discipline.precision;
+        let seed = settings.endpoint.seed;
         let mut endpoint = Endpoint::new(settings.endpoint, settings.auth);
         let mut hostnames = HashMap::new();
         for (config, hostname) in settings.associations {
@@ -322,16 +210,9 @@ impl<C: Clock> Node<C> {
         let refclocks = settings
             .refclocks
             .into_iter()
-            .map(|refclock| {
-                let poll = refclock.options().minpoll.clamp(3, 17) as i8;
-                RefclockSlot {
-                    refclock,
-                    poll,
-                    next_poll: now + Duration::from_secs(1 << poll),
-                    last: None,
-                    last_update: None,
-                    sequence: 0,
-                }
+            .enumerate()
+            .map(|(index, refclock)| {
+                RefclockSlot::new(refclock, now, seed.wrapping_add(index as u64 + 1))
             })
             .collect();
         let mut node = Self {
@@ -437,7 +318,7 @@ impl<C: Clock> Node<C> {
         destination: SocketAddr,
         bytes: &[u8],
     ) {
-        self.counters.received += 1;
+        self.counters.add(Counter::Received);
         let is_query = matches!(
             bytes.first().map(|b| Mode::from_bits(*b)),
             Some(Mode::Control | Mode::Private)
@@ -447,14 +328,14 @@ impl<C: Clock> Node<C> {
             .decide(source.ip(), now.since_origin(), is_query)
         {
             AccessVerdict::Pass(access) => access,
-            AccessVerdict::Ignored => return self.counters.dropped_ignore += 1,
-            AccessVerdict::RateLimited => return self.counters.dropped_rate_limit += 1,
-            AccessVerdict::QueryRefused => return self.counters.dropped_noquery += 1,
+            AccessVerdict::Ignored => return self.counters.add(Counter::DroppedIgnore),
+            AccessVerdict::RateLimited => return self.counters.add(Counter::DroppedRateLimit),
+            AccessVerdict::QueryRefused => return self.counters.add(Counter::DroppedNoquery),
         };
         if is_query {
             // Mode 6/7 (ntpq/ntpdc) are not served: never answered, so
             // never amplified.
-            return self.counters.dropped_control += 1;
+            return self.counters.add(Counter::DroppedControl);
         }
         match self
             .endpoint
@@ -462,12 +343,12 @@ impl<C: Clock> Node<C> {
         {
             Disposition::Processed(id) => {
                 self.last_packet.insert(id, now);
-                self.counters.processed += 1;
+                self.counters.add(Counter::Processed);
             }
-            Disposition::Replied if access.kiss.is_some() => self.counters.kod_rate += 1,
-            Disposition::Replied => self.counters.served += 1,
-            Disposition::Control => self.counters.dropped_control += 1,
-            Disposition::Dropped(reason) => self.counters.reject(reason),
+            Disposition::Replied if access.kiss.is_some() => self.counters.add(Counter::KodRate),
+            Disposition::Replied => self.counters.add(Counter::Served),
+            Disposition::Control => self.counters.add(Counter::DroppedControl),
+            Disposition::Dropped(reason) => self.counters.rejected.count(reason),
         }
         self.process_events(now);
     }
@@ -484,7 +365,7 @@ impl<C: Clock> Node<C> {
         let refclock = self
             .refclocks
             .iter()
-            .map(|r| r.next_poll)
+            .map(|r| r.poller.poll_timeout())
             .min()
             .unwrap_or(Uptime::NEVER);
         self.endpoint
@@ -520,14 +401,14 @@ impl<C: Clock> Node<C> {
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let transmit = self.endpoint.poll_transmit();
         if let Some(t) = &transmit {
-            self.counters.sent += 1;
+            self.counters.add(Counter::Sent);
             // A reply to a request whose MAC failed: count the rejection.
             if t.association.is_none()
                 && t.packet.as_bytes().len() == ntp_wire::packet::HEADER_LEN + 4
                 && let Ok(packet) = ntp_wire::packet::Packet::parse(t.packet.as_bytes())
                 && matches!(packet.mac, Some(ntp_wire::packet::Mac::CryptoNak { .. }))
             {
-                self.counters.crypto_nak += 1;
+                self.counters.add(Counter::CryptoNak);
             }
         }
         transmit
@@ -539,21 +420,13 @@ impl<C: Clock> Node<C> {
     }
 
     fn poll_refclocks(&mut self, now: Uptime, clock_now: NtpTimestamp) {
+        let Some(utc) = clock_now.to_datetime(ntp_wire::time::ERA_PIVOT) else {
+            return;
+        };
         let mut updated = false;
-        let utc = clock_now
-            .to_datetime(NtpDate::UNIX_EPOCH + NtpDuration::from_seconds(1 << 31))
-            .unwrap_or_default();
         for (index, slot) in self.refclocks.iter_mut().enumerate() {
-            if slot.next_poll > now {
-                continue;
-            }
-            slot.next_poll = now + Duration::from_secs(1 << slot.poll);
-            if let Some(update) = slot.refclock.poll(utc) {
-                slot.last = Some(update);
-                slot.last_update = Some(now);
-                slot.sequence += 1;
-                self.sequences
-                    .insert(Source::Refclock(index), slot.sequence);
+            if slot.handle_timeout(now, utc) {
+                *self.sequences.entry(Source::Refclock(index)).or_default() += 1;
                 updated = true;
             }
         }
@@ -675,48 +548,12 @@ impl<C: Clock> Node<C> {
                 ..Candidate::new(Source::Assoc(c.id))
             })
             .collect();
-        for (index, slot) in self.refclocks.iter().enumerate() {
-            let Some(update) = &slot.last else { continue };
-            let age = slot
-                .last_update
-                .map_or(0.0, |t| now.saturating_since(t).as_secs_f64());
-            let options = slot.refclock.options();
-            list.push(Candidate {
-                id: Source::Refclock(index),
-                address: None,
-                stratum: update.stratum,
-                leap: update.leap,
-                reference_id: update.refid,
-                offset: update.offset,
-                delay: NtpDuration::ZERO,
-                dispersion: update.dispersion
-                    + NtpDuration::from_seconds_f64(ntp_select::PHI * age),
-                jitter: update.jitter,
-                root_delay: NtpDuration::ZERO,
-                root_dispersion: NtpDuration::ZERO,
-                reach: slot.refclock.reach(),
-                poll: slot.poll,
-                update_time: clock_now,
-                flags: CandidateFlags {
-                    prefer: options.prefer,
-                    noselect: options.noselect,
-                    truechimer: false,
-                    pps: options.kind == ntp_refclock::DriverKind::Pps,
-                    refclock: true,
-                },
-                // ntpd's rule: the local clock (type 1) is used only when no
-                // other source survives the intersection, before an orphan
-                // parent; it never outvotes or joins real sources.
-                role: if options.kind == ntp_refclock::DriverKind::Local {
-                    ntp_select::Role::Fallback {
-                        rank: LOCAL_CLOCK_FALLBACK_RANK,
-                    }
-                } else {
-                    ntp_select::Role::Source
-                },
-                ..Candidate::new(Source::Refclock(index))
-            });
-        }
+        list.extend(
+            self.refclocks
+                .iter()
+                .enumerate()
+                .filter_map(|(index, slot)| slot.candidate(index, now, clock_now)),
+        );
         list
     }
 
@@ -806,7 +643,7 @@ impl<C: Clock> Node<C> {
                 }
                 if let UpdateOutcome::Stepped(amount) = update.outcome {
                     log::warn!("clock stepped by {amount} s");
-                    self.counters.clock_steps += 1;
+                    self.counters.add(Counter::ClockSteps);
                     self.system.reset();
                 }
                 self.outputs.push_back(Output::Loopstats {
@@ -919,140 +756,49 @@ impl<C: Clock> Node<C> {
         .then_some(ppm)
     }
 
-    /// The billboard (`ntpctl peers`).
-    pub fn peers_report(&self, now: Uptime) -> Vec<PeerReport> {
-        let tally = |source: Source| {
-            self.last_result
-                .as_ref()
-                .and_then(|r| r.tally(source))
-                .map_or(' ', |t: Tally| t.code())
-        };
-        let mut out: Vec<PeerReport> = self
-            .endpoint
-            .associations()
-            .map(|assoc| {
-                let c = assoc.candidate(now);
-                let mode = match assoc.mode() {
-                    AssocMode::Client => {
-                        if c.kind == ntp_assoc::Kind::Preemptable {
-                            "p"
-                        } else {
-                            "u"
-                        }
-                    }
-                    AssocMode::SymmetricActive | AssocMode::SymmetricPassive => "s",
-                    AssocMode::BroadcastServer => "B",
-                    AssocMode::BroadcastClient => "b",
-                    AssocMode::ManycastClient => "m",
-                };
-                let refid = match c.refid.ascii() {
-                    Some(text) if c.stratum <= 1 || c.stratum >= 16 => text.to_owned(),
-                    _ => c.refid.to_ipv4().to_string(),
-                };
-                PeerReport {
-                    remote: c.address.to_string(),
-                    hostname: self.hostnames.get(&assoc.id()).cloned(),
-                    tally: tally(Source::Assoc(assoc.id())),
-                    refid,
-                    stratum: c.stratum,
-                    mode: mode.to_owned(),
-                    reach: c.reach,
-                    poll: 1u32 << c.poll.clamp(0, 17),
-                    when: self
-                        .last_packet
-                        .get(&assoc.id())
-                        .map(|t| now.saturating_since(*t).as_secs()),
-                    delay: seconds(c.delay),
-                    offset: seconds(c.offset),
-                    jitter: seconds(c.jitter),
-                    dispersion: seconds(c.dispersion),
-                    note: assoc.last_rejection().map(|r| r.to_string()),
-                }
-            })
-            .collect();
-        for (index, slot) in self.refclocks.iter().enumerate() {
-            let options = slot.refclock.options();
-            let (offset, jitter, dispersion, refid, stratum) = match &slot.last {
-                Some(u) => (
-                    seconds(u.offset),
-                    seconds(u.jitter),
-                    seconds(u.dispersion),
-                    u.refid,
-                    u.stratum,
-                ),
-                None => (0.0, 0.0, 0.0, options.refid(), options.stratum()),
-            };
-            out.push(PeerReport {
-                remote: options.address().to_string(),
-                hostname: None,
-                tally: tally(Source::Refclock(index)),
-                refid: refid.to_string(),
-                stratum,
-                mode: "l".to_owned(),
-                reach: slot.refclock.reach(),
-                poll: 1 << slot.poll,
-                when: slot.last_update.map(|t| now.saturating_since(t).as_secs()),
-                delay: 0.0,
-                offset,
-                jitter,
-                dispersion,
-                note: None,
-            });
-        }
-        out
+    /// The last run of the system process (the tally codes).
+    pub fn last_selection(&self) -> Option<&SelectionResult<Source>> {
+        self.last_result.as_ref()
     }
 
-    /// The system status (`ntpctl status`).
-    pub fn status_report(&self) -> StatusReport {
-        let vars = &self.advertised;
-        let system_peer = self.system_peer().map(|source| match source {
-            Source::Assoc(id) => self
-                .endpoint
-                .association(id)
-                .map_or_else(String::new, |a| a.config().address.to_string()),
-            Source::Refclock(index) => self
-                .refclocks
-                .get(index)
-                .map_or_else(String::new, |r| r.refclock.options().address().to_string()),
-        });
-        let state = match self.discipline.state() {
-            ClockState::Nset => "NSET",
-            ClockState::Fset => "FSET",
-            ClockState::Spik => "SPIK",
-            ClockState::Freq => "FREQ",
-            ClockState::Sync => "SYNC",
-        };
-        let reference_time = (!vars.reference_time.is_zero()).then(|| {
-            vars.reference_time
-                .to_date(
-                    NtpDate::from_era_parts(0, 1 << 31, 0) + NtpDuration::from_seconds(1 << 31),
-                )
-                .to_rfc3339()
-        });
-        StatusReport {
-            stratum: vars.stratum,
-            refid: match vars.reference_id.ascii() {
-                Some(text) if vars.stratum <= 1 || vars.stratum >= 16 => text.to_owned(),
-                _ => vars.reference_id.to_ipv4().to_string(),
-            },
-            leap: if vars.is_synchronized() {
-                vars.leap.to_bits()
-            } else {
-                LeapIndicator::Unsynchronized.to_bits()
-            },
-            system_peer,
-            offset: self.last_offset,
-            frequency_ppm: self.discipline.frequency_ppm(),
-            root_delay: seconds(vars.root_delay),
-            root_dispersion: seconds(vars.root_dispersion),
-            jitter: seconds(vars.jitter),
-            poll: self.discipline.poll_exponent(),
-            discipline_state: state.to_owned(),
-            orphan: matches!(self.system.state(), Some(OrphanState::Parent)),
-            clock_adjusted: self.adjust,
-            reference_time,
-            counters: self.counters.report(),
-        }
+    /// The host name an association was configured with.
+    pub fn hostname(&self, id: AssocId) -> Option<&str> {
+        self.hostnames.get(&id).map(String::as_str)
+    }
+
+    /// When the last packet of an association was processed.
+    pub fn last_packet(&self, id: AssocId) -> Option<Uptime> {
+        self.last_packet.get(&id).copied()
+    }
+
+    /// The reference clocks.
+    pub fn refclocks(&self) -> &[RefclockSlot] {
+        &self.refclocks
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The last offset handed to the clock discipline, seconds.
+    pub fn last_offset(&self) -> f64 {
+        self.last_offset
+    }
+
+    /// Whether this node adjusts its clock.
+    pub fn adjusts_clock(&self) -> bool {
+        self.adjust
+    }
+
+    /// The orphan state of the system process, if it ran.
+    pub fn orphan_state(&self) -> Option<OrphanState<Source>> {
+        self.system.state()
+    }
+
+    /// The system poll exponent (what the discipline asks for).
+    pub fn system_poll(&self) -> ntp_wire::poll::PollExponent {
+        ntp_wire::poll::PollExponent::clamped(self.discipline.poll_exponent())
     }
 
     /// The reference ID other servers see for this node's address.

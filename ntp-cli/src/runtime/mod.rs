@@ -596,8 +596,12 @@ impl Daemon {
                     let now = self.uptime();
                     let node = &self.node;
                     self.control.handle(fd, |request| match request {
-                        Request::Peers => Response::Peers(node.peers_report(now)),
-                        Request::Status => Response::Status(Box::new(node.status_report())),
+                        Request::Peers => {
+                            Response::Peers(crate::control::report::peers_report(node, now))
+                        }
+                        Request::Status => {
+                            Response::Status(Box::new(crate::control::report::status_report(node)))
+                        }
                     });
                 }
                 index += 1;
