@@ -94,7 +94,7 @@ pub use auth::{Auth, AuthOutcome};
 pub use dispatch::{Action, AssocMode};
 pub use endpoint::{
     Access, AssocConfig, AssocId, Association, Candidate, ConfigError, DemobiliseReason,
-    Disposition, Endpoint, EndpointConfig, Event, Kind, Transmit, Volley,
+    Disposition, Endpoint, EndpointConfig, Event, Kind, SendFrom, Transmit, TransmitKind, Volley,
 };
 pub use filter::{ClockFilter, FilterOutcome};
 pub use onwire::{Rejection, Sample};

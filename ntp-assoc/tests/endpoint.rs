@@ -891,3 +891,69 @@ fn mobilised_associations_poll_at_the_sender_rate() {
         std::time::Duration::from_secs(8)
     );
 }
+
+#[test]
+fn clear_all_after_a_step_starts_every_association_over() {
+    let mut e = Endpoint::new(EndpointConfig::default(), Auth::disabled());
+    e.set_system(synced());
+    let server = addr("192.0.2.1:123");
+    let id = e
+        .mobilise(AssocConfig::client(server), Uptime::ZERO)
+        .unwrap();
+    let xmt = client_sent(&mut e, server, 1000);
+    let reply = bytes(&server_header(xmt, ts(1001)));
+    let now = Uptime::from_secs(1);
+    assert_eq!(
+        e.handle(now, ts(1000), server, addr(LOCAL), &reply, Access::ALLOW),
+        Disposition::Processed(id)
+    );
+    assert_eq!(e.association(id).unwrap().filter().valid_count(), 1);
+    let later = Uptime::from_secs(10);
+    e.clear_all(later);
+    let a = e.association(id).unwrap();
+    assert_eq!(a.poller().reach(), 0);
+    assert_eq!(a.filter().valid_count(), 0);
+    assert_eq!(a.filter().offset().to_seconds_f64(), 0.0);
+    assert_eq!(a.poller().hpoll(), 6);
+    // The next poll comes soon, not a poll interval later.
+    assert!(e.poll_timeout() <= later + std::time::Duration::from_millis(250));
+    // The pre-step reply is no longer accepted (xmt cleared).
+    assert_ne!(
+        e.handle(later, ts(1010), server, addr(LOCAL), &reply, Access::ALLOW),
+        Disposition::Processed(id)
+    );
+}
+
+#[test]
+fn transmits_say_their_socket_and_kind() {
+    use ntp_assoc::{SendFrom, TransmitKind};
+    let mut e = Endpoint::new(EndpointConfig::default(), Auth::disabled());
+    e.set_system(synced());
+    let server = addr("192.0.2.1:123");
+    e.mobilise(AssocConfig::client(server), Uptime::ZERO)
+        .unwrap();
+    let due = e.poll_timeout();
+    e.handle_timeout(due, ts(1000));
+    let t = e.poll_transmit().unwrap();
+    assert_eq!(t.from, SendFrom::Client);
+    assert_eq!(t.kind, TransmitKind::Association);
+    let request = bytes(&Header::client_request(4, ts(2000)));
+    let client = addr("192.0.2.7:40000");
+    let mut kod = Access::ALLOW;
+    kod.kiss = Some(ntp_wire::refid::KissCode::Rate);
+    for (access, kiss) in [(Access::ALLOW, None), (kod, kod.kiss)] {
+        assert_eq!(
+            e.handle(due, ts(2001), client, addr(LOCAL), &request, access),
+            Disposition::Replied
+        );
+        let t = e.poll_transmit().unwrap();
+        assert_eq!(t.from, SendFrom::Server);
+        assert_eq!(
+            t.kind,
+            TransmitKind::Reply {
+                kiss,
+                crypto_nak: false
+            }
+        );
+    }
+}

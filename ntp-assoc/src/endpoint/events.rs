@@ -4,12 +4,40 @@
 use std::net::{IpAddr, SocketAddr};
 
 use ntp_wire::refid::KissCode;
-use ntp_wire::time::NtpDuration;
+use ntp_wire::time::{NtpDuration, Uptime};
 
 use super::config::{AssocId, Kind};
 use crate::dispatch::AssocMode;
 use crate::onwire::Rejection;
 use crate::server::PacketBuf;
+
+/// Which of the caller's sockets a packet leaves from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SendFrom {
+    /// The ephemeral-port client socket of the destination's address
+    /// family: requests of client, pool, manycast-client associations and a
+    /// broadcast client's volley (replies come back to that port).
+    Client,
+    /// The listening socket (port 123 by default): server replies, from the
+    /// address the request was sent to, and symmetric and broadcast packets.
+    Server,
+}
+
+/// What a packet to send is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransmitKind {
+    /// A packet of an association (`peer_xmit()`).
+    Association,
+    /// A server reply (`fast_xmit()`).
+    Reply {
+        /// A Kiss-o'-Death with this code instead of the time.
+        kiss: Option<KissCode>,
+        /// A crypto-NAK: the request's MAC failed or its key is unknown.
+        crypto_nak: bool,
+    },
+}
 
 /// A packet to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +51,10 @@ pub struct Transmit {
     pub ttl: Option<u8>,
     /// The association sending, if any (none for server replies).
     pub association: Option<AssocId>,
+    /// The socket to send it from.
+    pub from: SendFrom,
+    /// What it is.
+    pub kind: TransmitKind,
     /// The octets.
     pub packet: PacketBuf,
 }
@@ -85,6 +117,8 @@ pub enum Event {
         offset: NtpDuration,
         /// The sample's round-trip delay (delta).
         delay: NtpDuration,
+        /// When it was taken (the arrival of its packet).
+        taken: Uptime,
     },
     /// A packet was refused.
     Rejected {

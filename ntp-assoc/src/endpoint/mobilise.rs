@@ -89,6 +89,23 @@ impl Endpoint {
         }
     }
 
+    /// `clear(p, X_STEP)` for every association (RFC 5905 A.5.5.3: after
+    /// the clock is stepped every sample measured before is wrong by the
+    /// step): peer variables, clock filter and poll state start over (reach
+    /// 0, poll at minpoll, the next poll within a quarter of a second, an
+    /// `iburst` re-armed). Broadcast servers, which only send, and manycast
+    /// templates, which hold no samples, keep their schedule.
+    pub fn clear_all(&mut self, now: Uptime) {
+        for assoc in self.assocs.values_mut() {
+            if assoc.mode == AssocMode::BroadcastServer || assoc.ring.is_some() {
+                continue;
+            }
+            assoc.clear_peer_variables();
+            assoc.filter.reset(now);
+            assoc.poller.reset(now);
+        }
+    }
+
     /// Preemption (the system process's "excess association" hook): while
     /// there are more than `maxclock` client associations, demobilise
     /// preemptable ones that are not among `survivors`, worst first in the

@@ -43,7 +43,7 @@ mod serve;
 
 pub use association::{Association, Candidate, Volley};
 pub use config::{Access, AssocConfig, AssocId, ConfigError, EndpointConfig, Kind};
-pub use events::{DemobiliseReason, Disposition, Event, Transmit};
+pub use events::{DemobiliseReason, Disposition, Event, SendFrom, Transmit, TransmitKind};
 
 /// The peer process of a node: all associations, and the stateless server.
 #[derive(Debug)]

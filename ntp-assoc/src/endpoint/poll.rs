@@ -3,7 +3,9 @@
 use ntp_poll::{PollRole, Uptime};
 use ntp_wire::time::NtpTimestamp;
 
-use super::{AssocId, DemobiliseReason, Endpoint, Event, Kind, Transmit, Volley};
+use super::{
+    AssocId, DemobiliseReason, Endpoint, Event, Kind, SendFrom, Transmit, TransmitKind, Volley,
+};
 use crate::dispatch::AssocMode;
 use crate::server::{OutgoingMac, PacketBuf};
 
@@ -120,11 +122,21 @@ impl Endpoint {
         };
         assoc.xmt = clock;
         assoc.sent += 1;
+        let from = match assoc.mode {
+            AssocMode::Client | AssocMode::ManycastClient | AssocMode::BroadcastClient => {
+                SendFrom::Client
+            }
+            AssocMode::SymmetricActive
+            | AssocMode::SymmetricPassive
+            | AssocMode::BroadcastServer => SendFrom::Server,
+        };
         self.transmits.push_back(Transmit {
             destination: assoc.config.address,
             source: None,
             ttl,
             association: Some(id),
+            from,
+            kind: TransmitKind::Association,
             packet: PacketBuf::build(&header, mac),
         });
     }

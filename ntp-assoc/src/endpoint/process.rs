@@ -144,6 +144,7 @@ impl Endpoint {
                 id,
                 offset: sample.offset,
                 delay: sample.delay,
+                taken: now,
             });
         }
         // ntpd's clock_filter(): "if not synchronised or not in a burst,

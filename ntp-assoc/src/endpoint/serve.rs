@@ -8,7 +8,7 @@ use ntp_wire::packet::{Header, Mode};
 use ntp_wire::time::NtpTimestamp;
 
 use super::receive::Refusal;
-use super::{Access, Disposition, Endpoint, Transmit};
+use super::{Access, Disposition, Endpoint, SendFrom, Transmit, TransmitKind};
 use crate::auth::AuthOutcome;
 use crate::onwire::{MAXSTRAT, Rejection};
 use crate::server::{OutgoingMac, ReplyKind, fast_xmit};
@@ -95,6 +95,11 @@ impl Endpoint {
             source: (!manycast).then_some(destination.ip()),
             ttl: None,
             association: None,
+            from: SendFrom::Server,
+            kind: TransmitKind::Reply {
+                kiss: access.kiss,
+                crypto_nak: matches!(mac, OutgoingMac::CryptoNak),
+            },
             packet: reply,
         });
         Ok(Disposition::Replied)

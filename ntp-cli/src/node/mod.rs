@@ -29,6 +29,7 @@ use std::time::Duration;
 use ntp_assoc::access::{AccessControl, AccessVerdict};
 use ntp_assoc::{
     AssocConfig, AssocId, Auth, Disposition, Endpoint, EndpointConfig, Event, SystemVars, Transmit,
+    TransmitKind,
 };
 use ntp_discipline::clock::{ErrorEstimates, apply_adjustment, apply_update};
 use ntp_discipline::discipline::UpdateOutcome;
@@ -402,11 +403,9 @@ impl<C: Clock> Node<C> {
         let transmit = self.endpoint.poll_transmit();
         if let Some(t) = &transmit {
             self.counters.add(Counter::Sent);
-            // A reply to a request whose MAC failed: count the rejection.
-            if t.association.is_none()
-                && t.packet.as_bytes().len() == ntp_wire::packet::HEADER_LEN + 4
-                && let Ok(packet) = ntp_wire::packet::Packet::parse(t.packet.as_bytes())
-                && matches!(packet.mac, Some(ntp_wire::packet::Mac::CryptoNak { .. }))
+            if let TransmitKind::Reply {
+                crypto_nak: true, ..
+            } = t.kind
             {
                 self.counters.add(Counter::CryptoNak);
             }
@@ -481,7 +480,9 @@ impl<C: Clock> Node<C> {
                 Event::KeyMissing { id, key } => {
                     log::warn!("association {}: key {key} is missing or not trusted", id.0);
                 }
-                Event::Sample { id, offset, delay } => {
+                Event::Sample {
+                    id, offset, delay, ..
+                } => {
                     if self.discipline.uses_regression() {
                         self.unfed
                             .insert(id, (seconds(offset), seconds(delay), now));

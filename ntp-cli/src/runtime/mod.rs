@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use ntp_assoc::{AssocConfig, AssocId, AssocMode, Auth};
+use ntp_assoc::{AssocConfig, AssocId, Auth, SendFrom};
 use ntp_discipline::drift::{read_drift_file, write_drift_file};
 use ntp_discipline::leap::HashCheck;
 use ntp_discipline::{Clock, LeapFile, SystemClock};
@@ -672,17 +672,9 @@ impl Daemon {
     /// same socket go out together (one `sendmmsg` call per batch).
     fn flush(&mut self) -> Result<()> {
         while let Some(transmit) = self.node.poll_transmit() {
-            let client_mode = transmit.association.and_then(|id| {
-                self.node.endpoint().association(id).map(|a| {
-                    matches!(
-                        a.mode(),
-                        AssocMode::Client | AssocMode::ManycastClient | AssocMode::BroadcastClient
-                    )
-                })
-            });
             let ipv4 = transmit.destination.is_ipv4();
-            let socket = match client_mode {
-                Some(true) => self.sockets.client(ipv4).ok(),
+            let socket = match transmit.from {
+                SendFrom::Client => self.sockets.client(ipv4).ok(),
                 _ => match self.sockets.listen_for(ipv4) {
                     Some(s) => Some(s),
                     None => self.sockets.client(ipv4).ok(),
