@@ -169,6 +169,12 @@ impl ClockFilter {
         self.jitter
     }
 
+    /// When the filter last ran (its stages were aged to this time and the
+    /// peer dispersion computed).
+    pub fn updated(&self) -> Uptime {
+        self.last_shift
+    }
+
     /// When the sample in use was taken (p.t), if any was.
     pub fn epoch(&self) -> Option<Uptime> {
         self.epoch

@@ -23,17 +23,18 @@
 //! use std::net::{IpAddr, Ipv4Addr};
 //! use ntp_orphan::{OrphanState, OrphanSystem, address_metric};
 //! use ntp_select::{Candidate, TosSettings};
-//! use ntp_wire::time::{NtpDuration, NtpTimestamp};
+//! use ntp_wire::time::{NtpTimestamp, Uptime};
 //!
-//! let start = NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0);
+//! let start = Uptime::ZERO;
+//! let clock = NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0);
 //! let tos = TosSettings { orphan: 6, ..TosSettings::default() };
 //! let me = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 //! let mut host = OrphanSystem::<u32>::new(tos, address_metric(me), start)?;
 //!
 //! // No sources: the host waits for orphanwait (300 s), then is the parent.
-//! let (_, decision) = host.update(&[], start + NtpDuration::from_seconds(299));
+//! let (_, decision) = host.update(&[], Uptime::from_secs(299), clock);
 //! assert!(matches!(decision.state, OrphanState::Waiting { .. }));
-//! let (_, decision) = host.update(&[], start + NtpDuration::from_seconds(300));
+//! let (_, decision) = host.update(&[], Uptime::from_secs(300), clock);
 //! assert_eq!(decision.state, OrphanState::Parent);
 //! assert_eq!(decision.advertise.stratum, 6);
 //! assert_eq!(decision.advertise.reference_id.to_string(), "127.0.0.1");

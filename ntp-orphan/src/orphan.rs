@@ -7,7 +7,7 @@ use ntp_select::{
 };
 use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, NtpTimestamp, Uptime};
 
 /// The fallback rank given to the elected orphan parent: after ntpd's modem
 /// driver (0) and local clock driver (1).
@@ -35,6 +35,11 @@ pub fn orphan_reference_id(orphan_stratum: u8) -> ReferenceId {
     } else {
         ReferenceId::from_ipv4(Ipv4Addr::LOCALHOST)
     }
+}
+
+/// `orphanwait` as a monotonic interval (a negative value is none).
+fn wait_duration(wait: NtpDuration) -> std::time::Duration {
+    wait.to_std().unwrap_or_default()
 }
 
 /// `tos orphan` and `tos orphanwait`.
@@ -79,7 +84,7 @@ pub enum OrphanState<K> {
     /// source appears.
     Waiting {
         /// When the orphan wait ends.
-        until: NtpTimestamp,
+        until: Uptime,
     },
     /// This host is the orphan parent: it advertises the orphan stratum with
     /// offset 0, root delay 0 and the orphan reference ID, and does not
@@ -101,14 +106,16 @@ pub struct OrphanDecision<K> {
     /// The orphan parent elected among the peers, if any peer at the orphan
     /// stratum has a lower metric than this host.
     pub elected: Option<K>,
-    /// What the host advertises in its packets (and serves to clients).
+    /// What the host advertises in its packets (and serves to clients) as
+    /// the decision is made: an orphan parent's variables, or the system
+    /// variables before `clock_update()` adopts a fresh sample.
     pub advertise: SystemVariables,
     /// Whether the caller should discipline the clock with the selection's
     /// offset (a fresh update from a system peer; never for a parent).
     pub discipline: bool,
     /// When to decide again even without new samples (the end of the
     /// orphan wait).
-    pub next_deadline: Option<NtpTimestamp>,
+    pub next_deadline: Option<Uptime>,
 }
 
 /// The orphan-mode state machine of one host.
@@ -136,7 +143,7 @@ pub struct OrphanDecision<K> {
 pub struct Orphan {
     settings: OrphanSettings,
     local_metric: u32,
-    wait_until: NtpTimestamp,
+    wait_until: Uptime,
     had_sys_peer: bool,
 }
 
@@ -144,11 +151,11 @@ impl Orphan {
     /// A host starting at `now` with the given settings and its own address
     /// metric (see [`address_metric`]; on a multihomed host, the metric of
     /// the address it uses towards the orphan mesh).
-    pub fn new(settings: OrphanSettings, local_metric: u32, now: NtpTimestamp) -> Self {
+    pub fn new(settings: OrphanSettings, local_metric: u32, now: Uptime) -> Self {
         Self {
             settings,
             local_metric,
-            wait_until: now + settings.wait,
+            wait_until: now + wait_duration(settings.wait),
             had_sys_peer: false,
         }
     }
@@ -174,7 +181,7 @@ impl Orphan {
         &self,
         candidates: &[Candidate<K>],
         tos: &TosSettings,
-        now: NtpTimestamp,
+        now: Uptime,
     ) -> Option<K> {
         if !self.settings.is_enabled() {
             return None;
@@ -198,7 +205,7 @@ impl Orphan {
         &self,
         candidates: &[Candidate<K>],
         tos: &TosSettings,
-        now: NtpTimestamp,
+        now: Uptime,
     ) -> (Vec<Candidate<K>>, Option<K>) {
         let mut prepared = candidates.to_vec();
         if !self.settings.is_enabled() {
@@ -230,11 +237,12 @@ impl Orphan {
         result: &SelectionResult<K>,
         elected: Option<K>,
         current: &SystemVariables,
-        now: NtpTimestamp,
+        now: Uptime,
+        clock_now: NtpTimestamp,
     ) -> OrphanDecision<K> {
         let has_peer = result.sys_peer.is_some();
         if self.had_sys_peer && !has_peer {
-            self.wait_until = now + self.settings.wait;
+            self.wait_until = now + wait_duration(self.settings.wait);
         }
         self.had_sys_peer = has_peer;
         let discipline = has_peer && result.fresh;
@@ -251,10 +259,10 @@ impl Orphan {
         match result.sys_peer {
             Some(peer) if Some(peer) == elected => normal(OrphanState::Child { parent: peer }),
             Some(_) => normal(OrphanState::Synchronized),
-            None if now - self.wait_until >= NtpDuration::ZERO => OrphanDecision {
+            None if now >= self.wait_until => OrphanDecision {
                 state: OrphanState::Parent,
                 elected,
-                advertise: self.parent_variables(now),
+                advertise: self.parent_variables(now, clock_now),
                 discipline: false,
                 next_deadline: None,
             },
@@ -272,13 +280,14 @@ impl Orphan {
 
     /// What an orphan parent advertises at `now`: the orphan stratum, no
     /// leap warning, reference ID `LOOP`/127.0.0.1, offset, jitter, root
-    /// delay and root dispersion 0, reference time `now`.
-    pub fn parent_variables(&self, now: NtpTimestamp) -> SystemVariables {
+    /// delay and root dispersion 0, reference time `clock_now` (the clock
+    /// at monotonic `now`).
+    pub fn parent_variables(&self, now: Uptime, clock_now: NtpTimestamp) -> SystemVariables {
         SystemVariables {
             leap: LeapIndicator::NoWarning,
             stratum: self.settings.stratum,
             reference_id: orphan_reference_id(self.settings.stratum),
-            reference_time: now,
+            reference_time: clock_now,
             root_delay: NtpDuration::ZERO,
             root_dispersion: NtpDuration::ZERO,
             offset: NtpDuration::ZERO,

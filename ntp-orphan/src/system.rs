@@ -1,9 +1,9 @@
 //! The system process with orphan mode around it.
 
 use ntp_select::{
-    Candidate, SelectionResult, SystemProcess, SystemVariables, TosError, TosSettings,
+    Candidate, ClockUpdate, SelectionResult, SystemProcess, SystemVariables, TosError, TosSettings,
 };
-use ntp_wire::time::NtpTimestamp;
+use ntp_wire::time::{NtpTimestamp, Uptime};
 
 use crate::orphan::{Orphan, OrphanDecision, OrphanSettings, OrphanState};
 
@@ -20,7 +20,7 @@ impl<K: Copy + PartialEq> OrphanSystem<K> {
     /// A host starting at `now` with the `tos` settings (including `orphan`
     /// and `orphanwait`) and its own address metric
     /// ([`address_metric`](crate::address_metric)).
-    pub fn new(tos: TosSettings, local_metric: u32, now: NtpTimestamp) -> Result<Self, TosError> {
+    pub fn new(tos: TosSettings, local_metric: u32, now: Uptime) -> Result<Self, TosError> {
         let orphan = Orphan::new(OrphanSettings::from_tos(&tos), local_metric, now);
         Ok(Self {
             system: SystemProcess::new(tos)?,
@@ -36,25 +36,26 @@ impl<K: Copy + PartialEq> OrphanSystem<K> {
     pub fn update(
         &mut self,
         candidates: &[Candidate<K>],
-        now: NtpTimestamp,
+        now: Uptime,
+        clock_now: NtpTimestamp,
     ) -> (SelectionResult<K>, OrphanDecision<K>) {
         let (prepared, elected) = self.orphan.prepare(candidates, self.system.tos(), now);
         let result = self.system.select(&prepared, now);
-        let decision = self
-            .orphan
-            .decide(&result, elected, self.system.variables(), now);
+        let decision =
+            self.orphan
+                .decide(&result, elected, self.system.variables(), now, clock_now);
         self.last = Some(decision);
         (result, decision)
     }
 
     /// What the host advertises now: the orphan parent's variables while it
     /// is the parent, otherwise the system variables.
-    pub fn advertised(&self, now: NtpTimestamp) -> SystemVariables {
+    pub fn advertised(&self, now: Uptime, clock_now: NtpTimestamp) -> SystemVariables {
         match self.last {
             Some(OrphanDecision {
                 state: OrphanState::Parent,
                 ..
-            }) => self.orphan.parent_variables(now),
+            }) => self.orphan.parent_variables(now, clock_now),
             _ => *self.system.variables(),
         }
     }
@@ -66,7 +67,7 @@ impl<K: Copy + PartialEq> OrphanSystem<K> {
     }
 
     /// When to call [`OrphanSystem::update`] again even without new samples.
-    pub fn next_deadline(&self) -> Option<NtpTimestamp> {
+    pub fn next_deadline(&self) -> Option<Uptime> {
         self.last.and_then(|d| d.next_deadline)
     }
 
@@ -80,8 +81,33 @@ impl<K: Copy + PartialEq> OrphanSystem<K> {
         &self.orphan
     }
 
-    /// Forgets the system state after a clock step; the orphan wait is not
-    /// restarted by this alone.
+    /// `clock_update()` of the system process with orphan mode's decision
+    /// as its input: an orphan parent, or a host still waiting out
+    /// `orphanwait`, disciplines nothing (see
+    /// [`SystemProcess::clock_update`]).
+    pub fn clock_update(
+        &mut self,
+        result: &SelectionResult<K>,
+        now: Uptime,
+        clock_now: NtpTimestamp,
+    ) -> ClockUpdate<K> {
+        match self.last {
+            Some(OrphanDecision {
+                state: OrphanState::Parent | OrphanState::Waiting { .. },
+                ..
+            }) => ClockUpdate::NoPeer,
+            _ => self.system.clock_update(result, now, clock_now),
+        }
+    }
+
+    /// The clock was stepped (`clock_update()`'s STEP case): the system
+    /// forgets its peer and variables; the orphan wait is not restarted by
+    /// this alone.
+    pub fn clock_stepped(&mut self) {
+        self.system.clock_stepped();
+    }
+
+    /// Forgets the system state (as [`OrphanSystem::clock_stepped`]).
     pub fn reset(&mut self) {
         self.system.reset();
     }

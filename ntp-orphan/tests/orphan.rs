@@ -8,21 +8,40 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use insta::assert_snapshot;
 use ntp_orphan::{
-    Orphan, OrphanSettings, OrphanState, OrphanSystem, address_metric, orphan_reference_id,
+    Orphan, OrphanDecision, OrphanSettings, OrphanState, OrphanSystem, address_metric,
+    orphan_reference_id,
 };
-use ntp_select::{Candidate, Role, SystemVariables, TosSettings};
+use ntp_select::{Candidate, Role, SelectionResult, SystemVariables, TosSettings};
 use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, NtpTimestamp, Uptime};
 
 const ORPHAN: u8 = 6;
 
-fn start() -> NtpTimestamp {
-    NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0)
+fn start() -> Uptime {
+    Uptime::from_secs(1000)
 }
 
-fn at(seconds: i64) -> NtpTimestamp {
-    start() + NtpDuration::from_seconds(seconds)
+fn at(seconds: i64) -> Uptime {
+    start() + std::time::Duration::from_secs(seconds as u64)
+}
+
+/// The host's clock at monotonic `now`.
+fn clock(now: Uptime) -> NtpTimestamp {
+    NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0)
+        + NtpDuration::from_std(now.since_origin())
+}
+
+/// The system process run as the node runs it: selection with orphan
+/// mode, then `clock_update()`.
+fn run(
+    host: &mut OrphanSystem<u32>,
+    candidates: &[Candidate<u32>],
+    now: Uptime,
+) -> (SelectionResult<u32>, OrphanDecision<u32>) {
+    let (result, decision) = host.update(candidates, now, clock(now));
+    host.clock_update(&result, now, clock(now));
+    (result, decision)
 }
 
 fn tos() -> TosSettings {
@@ -38,7 +57,7 @@ fn addr(last: u8) -> IpAddr {
 
 /// A candidate for a peer at 10.0.0.`last` advertising `vars`, seen from
 /// `local` at `now`.
-fn peer(id: u32, last: u8, local: u8, vars: &SystemVariables, now: NtpTimestamp) -> Candidate<u32> {
+fn peer(id: u32, last: u8, local: u8, vars: &SystemVariables, now: Uptime) -> Candidate<u32> {
     Candidate {
         address: Some(addr(last)),
         local_refid: Some(ReferenceId::from_ip(addr(local))),
@@ -53,12 +72,13 @@ fn peer(id: u32, last: u8, local: u8, vars: &SystemVariables, now: NtpTimestamp)
         root_dispersion: vars.root_dispersion,
         reach: 0o377,
         update_time: now,
+        epoch: now,
         ..Candidate::new(id)
     }
 }
 
 /// A real stratum-1 server.
-fn upstream(id: u32, now: NtpTimestamp) -> Candidate<u32> {
+fn upstream(id: u32, now: Uptime) -> Candidate<u32> {
     Candidate {
         address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
         stratum: 1,
@@ -70,6 +90,7 @@ fn upstream(id: u32, now: NtpTimestamp) -> Candidate<u32> {
         jitter: NtpDuration::from_nanos(500_000),
         reach: 0o377,
         update_time: now,
+        epoch: now,
         ..Candidate::new(id)
     }
 }
@@ -90,7 +111,7 @@ fn orphan_after_orphanwait_and_not_before() {
     let mut host = OrphanSystem::<u32>::new(tos(), address_metric(addr(1)), start()).unwrap();
     let mut trace = Vec::new();
     for t in [0, 64, 128, 299, 300, 364] {
-        let (_, d) = host.update(&[], at(t));
+        let (_, d) = run(&mut host, &[], at(t));
         trace.push((t, d.state, d.advertise.stratum, d.next_deadline));
     }
     assert_eq!(
@@ -124,13 +145,13 @@ fn orphan_after_orphanwait_and_not_before() {
             (364, OrphanState::Parent, ORPHAN, None),
         ]
     );
-    let vars = host.advertised(at(364));
+    let vars = host.advertised(at(364), clock(at(364)));
     assert_eq!(vars.reference_id.to_string(), "127.0.0.1");
     assert_eq!(vars.offset, NtpDuration::ZERO);
     assert_eq!(vars.root_delay, NtpDuration::ZERO);
     assert_eq!(vars.root_dispersion, NtpDuration::ZERO);
     assert_eq!(vars.leap, LeapIndicator::NoWarning);
-    assert_eq!(vars.reference_time, at(364));
+    assert_eq!(vars.reference_time, clock(at(364)));
 }
 
 #[test]
@@ -140,7 +161,7 @@ fn orphanwait_knob() {
         ..tos()
     };
     let mut host = OrphanSystem::<u32>::new(quick, address_metric(addr(1)), start()).unwrap();
-    assert_eq!(host.update(&[], at(10)).1.state, OrphanState::Parent);
+    assert_eq!(run(&mut host, &[], at(10)).1.state, OrphanState::Parent);
 }
 
 #[test]
@@ -152,7 +173,7 @@ fn loop_refid_at_orphan_stratum_one() {
         ..TosSettings::default()
     };
     let mut host = OrphanSystem::<u32>::new(one, 0, start()).unwrap();
-    let (_, d) = host.update(&[], at(300));
+    let (_, d) = run(&mut host, &[], at(300));
     assert_eq!(d.advertise.stratum, 1);
     assert_eq!(d.advertise.reference_id, ReferenceId::from_ascii("LOOP"));
 }
@@ -161,12 +182,12 @@ fn loop_refid_at_orphan_stratum_one() {
 fn disabled_by_default() {
     let mut host =
         OrphanSystem::<u32>::new(TosSettings::default(), address_metric(addr(1)), start()).unwrap();
-    let (_, d) = host.update(&[], at(1000));
+    let (_, d) = run(&mut host, &[], at(1000));
     assert_eq!(d.state, OrphanState::Disabled);
     assert_eq!(d.advertise.stratum, 16);
     // Peers above "the orphan stratum" are not excluded either.
     let deep = peer(2, 2, 1, &orphan_vars(9), at(1000));
-    let (result, _) = host.update(&[deep], at(1000));
+    let (result, _) = run(&mut host, &[deep], at(1000));
     assert_eq!(result.sys_peer, Some(2));
 }
 
@@ -220,7 +241,7 @@ fn host_is_parent_when_it_has_the_lowest_metric() {
     let mut host = OrphanSystem::<u32>::new(tos(), address_metric(addr(1)), start()).unwrap();
     let vars = orphan_vars(ORPHAN);
     let candidates = [peer(2, 2, 1, &vars, at(300)), peer(3, 3, 1, &vars, at(300))];
-    let (result, d) = host.update(&candidates, at(300));
+    let (result, d) = run(&mut host, &candidates, at(300));
     assert_eq!(d.elected, None);
     assert_eq!(d.state, OrphanState::Parent);
     assert_eq!(result.sys_peer, None);
@@ -235,20 +256,22 @@ fn child_follows_the_parent_with_its_offset_and_refid() {
     let mut host = OrphanSystem::<u32>::new(tos(), address_metric(addr(3)), start()).unwrap();
     let vars = orphan_vars(ORPHAN);
     let candidates = [peer(1, 1, 3, &vars, at(10)), peer(2, 2, 3, &vars, at(10))];
-    let (result, d) = host.update(&candidates, at(10));
+    let (result, d) = run(&mut host, &candidates, at(10));
     assert_eq!(d.state, OrphanState::Child { parent: 1 });
     assert!(d.discipline);
     assert_eq!(result.sys_peer, Some(1));
-    assert_eq!(d.advertise.stratum, ORPHAN + 1);
-    assert_eq!(d.advertise.reference_id.to_string(), "10.0.0.1");
-    assert_eq!(d.advertise.offset, NtpDuration::from_nanos(100_000));
+    // clock_update() made the parent's variables the system's.
+    let advertised = host.advertised(at(10), clock(at(10)));
+    assert_eq!(advertised.stratum, ORPHAN + 1);
+    assert_eq!(advertised.reference_id.to_string(), "10.0.0.1");
+    assert_eq!(advertised.offset, NtpDuration::from_nanos(100_000));
 }
 
 #[test]
 fn peers_above_the_orphan_stratum_are_excluded() {
     let mut host = OrphanSystem::<u32>::new(tos(), address_metric(addr(1)), start()).unwrap();
     let child = peer(2, 2, 1, &orphan_vars(ORPHAN + 1), at(10));
-    let (result, d) = host.update(&[child], at(10));
+    let (result, d) = run(&mut host, &[child], at(10));
     assert_eq!(
         result.candidates[0].reject,
         Some(ntp_select::Reject::Excluded)
@@ -260,28 +283,30 @@ fn peers_above_the_orphan_stratum_are_excluded() {
 #[test]
 fn leaves_orphan_mode_when_a_real_upstream_appears() {
     let mut host = OrphanSystem::<u32>::new(tos(), address_metric(addr(1)), start()).unwrap();
-    assert_eq!(host.update(&[], at(300)).1.state, OrphanState::Parent);
-    let (result, d) = host.update(&[upstream(50, at(364))], at(364));
+    assert_eq!(run(&mut host, &[], at(300)).1.state, OrphanState::Parent);
+    let (result, d) = run(&mut host, &[upstream(50, at(364))], at(364));
     assert_eq!(d.state, OrphanState::Synchronized);
     assert!(d.discipline);
     assert_eq!(result.sys_peer, Some(50));
-    assert_eq!(d.advertise.stratum, 2);
+    assert_eq!(host.advertised(at(364), clock(at(364))).stratum, 2);
     // A network server at stratum 1: the reference ID is its address.
     assert_eq!(
-        host.advertised(at(364)).reference_id.to_string(),
+        host.advertised(at(364), clock(at(364)))
+            .reference_id
+            .to_string(),
         "192.0.2.1"
     );
     // A real source wins over an elected orphan parent too.
     let mut child = OrphanSystem::<u32>::new(tos(), address_metric(addr(3)), start()).unwrap();
     let parent = peer(1, 1, 3, &orphan_vars(ORPHAN), at(10));
     assert_eq!(
-        child.update(&[parent], at(10)).1.state,
+        run(&mut child, &[parent], at(10)).1.state,
         OrphanState::Child { parent: 1 }
     );
-    let (_, d) = child.update(&[parent, upstream(50, at(20))], at(20));
+    let (_, d) = run(&mut child, &[parent, upstream(50, at(20))], at(20));
     assert_eq!(d.state, OrphanState::Synchronized);
     // Losing it restarts the orphan wait.
-    let (_, d) = child.update(&[], at(100));
+    let (_, d) = run(&mut child, &[], at(100));
     assert_eq!(d.state, OrphanState::Waiting { until: at(400) });
 }
 
@@ -335,9 +360,9 @@ impl Mesh {
             if upstream_at[i] {
                 candidates.push(upstream(50, now));
             }
-            let (result, d) = self.hosts[i].update(&candidates, now);
+            let (result, d) = run(&mut self.hosts[i], &candidates, now);
             let vars = if up[i] {
-                self.hosts[i].advertised(now)
+                self.hosts[i].advertised(now, clock(now))
             } else {
                 SystemVariables::unsynchronized()
             };

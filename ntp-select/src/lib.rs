@@ -23,11 +23,11 @@
 //!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
-//! use ntp_select::{Candidate, SystemProcess, Tally, TosSettings};
+//! use ntp_select::{Candidate, ClockUpdate, SystemProcess, Tally, TosSettings};
 //! use ntp_wire::packet::LeapIndicator;
-//! use ntp_wire::time::{NtpDuration, NtpTimestamp};
+//! use ntp_wire::time::{NtpDuration, NtpTimestamp, Uptime};
 //!
-//! let now = NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0);
+//! let now = Uptime::from_secs(1000);
 //! let server = |id: u32, offset_ms: i64| Candidate {
 //!     address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, id as u8))),
 //!     stratum: 2,
@@ -48,6 +48,11 @@
 //! assert_eq!(result.tally(4), Some(Tally::Falseticker));
 //! // The system peer is the survivor in the middle of the others.
 //! assert_eq!(result.sys_peer, Some(2));
+//! // clock_update(): a fresh sample of the system peer becomes the system
+//! // variables, and its offset goes to the clock discipline.
+//! let clock = NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0);
+//! let update = system.clock_update(&result, now, clock);
+//! assert!(matches!(update, ClockUpdate::Fresh { peer: 2, .. }));
 //! let vars = system.variables();
 //! assert_eq!(vars.stratum, 3);
 //! assert_eq!(vars.reference_id.to_string(), "192.0.2.2");
@@ -65,6 +70,6 @@ pub use select::{
     CandidateReport, Intersection, SelectState, SelectionResult, check_fitness, clock_select,
     fitness_distance, root_distance,
 };
-pub use system::{SystemProcess, SystemVariables};
+pub use system::{ClockUpdate, SystemProcess, SystemVariables};
 pub use tally::{Reject, Tally};
 pub use tos::{MAXSTRAT, PHI, PPS_MAX_OFFSET, TosError, TosSettings};

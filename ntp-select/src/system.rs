@@ -2,7 +2,7 @@
 
 use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, NtpTimestamp, Uptime};
 
 use crate::select::{SelectState, SelectionResult, clock_select};
 use crate::tos::{MAXSTRAT, TosError, TosSettings};
@@ -34,8 +34,9 @@ pub struct SystemVariables {
     pub offset: NtpDuration,
     /// The system jitter PSI.
     pub jitter: NtpDuration,
-    /// The update time of the sample used (s.t).
-    pub update_time: NtpTimestamp,
+    /// The update time of the sample used (s.t), on the monotonic clock:
+    /// the root dispersion advertised grows at PHI from it.
+    pub update_time: Uptime,
 }
 
 impl SystemVariables {
@@ -51,7 +52,7 @@ impl SystemVariables {
             root_dispersion: NtpDuration::ZERO,
             offset: NtpDuration::ZERO,
             jitter: NtpDuration::ZERO,
-            update_time: NtpTimestamp::ZERO,
+            update_time: Uptime::ZERO,
         }
     }
 
@@ -71,6 +72,28 @@ impl Default for SystemVariables {
     fn default() -> Self {
         Self::unsynchronized()
     }
+}
+
+/// What [`SystemProcess::clock_update`] decided.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ClockUpdate<K> {
+    /// No system peer: the clock coasts, the variables stay as they were.
+    NoPeer,
+    /// The system peer's sample was used already (or is older).
+    Stale {
+        /// The system peer.
+        peer: K,
+    },
+    /// A fresh sample: discipline the clock with `offset`.
+    Fresh {
+        /// The system peer.
+        peer: K,
+        /// The combined system offset THETA, seconds.
+        offset: f64,
+        /// When the system peer's sample was taken.
+        taken: Uptime,
+    },
 }
 
 /// The system process: the `tos` settings, the anti-clockhop state and the
@@ -121,18 +144,75 @@ impl<K: Copy + PartialEq> SystemProcess<K> {
         &self.state
     }
 
-    /// Runs selection, clustering and combining over `candidates` at `now`.
-    /// When the result is fresh, its system variables become the current
-    /// ones and the caller should hand `system.offset` to the clock
-    /// discipline. With no system peer the variables are kept as they were
-    /// (the clock coasts), as in the reference implementation.
-    pub fn select(&mut self, candidates: &[Candidate<K>], now: NtpTimestamp) -> SelectionResult<K> {
-        let result = clock_select(candidates, &self.tos, &mut self.state, now);
+    /// Runs selection, clustering and combining over `candidates` at `now`
+    /// (RFC 5905 `clock_select()`); then call
+    /// [`clock_update`](Self::clock_update) with the result.
+    ///
+    /// The start-up fitness rule (see the crate documentation) is applied
+    /// here: a candidate's `fit_dispersion` counts only while there is no
+    /// system peer, or for the system peer itself (chosen by it, it keeps
+    /// the rule until its iburst ends rather than flap out at the next run).
+    pub fn select(&mut self, candidates: &[Candidate<K>], now: Uptime) -> SelectionResult<K> {
+        let result = match self.sys_peer {
+            Some(peer)
+                if candidates
+                    .iter()
+                    .any(|c| c.fit_dispersion.is_some() && c.id != peer) =>
+            {
+                let ruled: Vec<Candidate<K>> = candidates
+                    .iter()
+                    .map(|c| Candidate {
+                        fit_dispersion: c.fit_dispersion.filter(|_| c.id == peer),
+                        ..*c
+                    })
+                    .collect();
+                clock_select(&ruled, &self.tos, &mut self.state, now)
+            }
+            _ => clock_select(candidates, &self.tos, &mut self.state, now),
+        };
         self.sys_peer = result.sys_peer;
-        if let (true, Some(system)) = (result.fresh, result.system) {
-            self.variables = system;
-        }
         result
+    }
+
+    /// RFC 5905 `clock_update()` (A.5.5.4) up to `local_clock()`: never
+    /// use an old sample or the same sample twice; a fresh sample of the
+    /// system peer makes its variables the system variables (before the
+    /// discipline runs, as ntpd 4.2.8 does, so that a host whose discipline
+    /// is still measuring its frequency serves as synchronised), with the
+    /// reference time the clock time the sample was taken (ntpd's
+    /// `sys_reftime`): `clock_now` less its age. The caller hands the
+    /// returned offset to the clock discipline and, if that steps the clock,
+    /// calls [`clock_stepped`](Self::clock_stepped) and clears every
+    /// association.
+    pub fn clock_update(
+        &mut self,
+        result: &SelectionResult<K>,
+        now: Uptime,
+        clock_now: NtpTimestamp,
+    ) -> ClockUpdate<K> {
+        let (Some(peer), Some(system)) = (result.sys_peer, result.system) else {
+            return ClockUpdate::NoPeer;
+        };
+        if !result.fresh {
+            return ClockUpdate::Stale { peer };
+        }
+        let age = NtpDuration::from_std(now.saturating_since(system.update_time));
+        self.variables = SystemVariables {
+            reference_time: clock_now - age,
+            ..system
+        };
+        ClockUpdate::Fresh {
+            peer,
+            offset: system.offset.to_seconds_f64(),
+            taken: system.update_time,
+        }
+    }
+
+    /// The `STEP` case of `clock_update()`: every time value is now
+    /// inconsistent, so the system forgets its peer and variables
+    /// (unsynchronised, stratum 16); the caller clears every association.
+    pub fn clock_stepped(&mut self) {
+        self.reset();
     }
 
     /// Forgets everything (after a clock step, RFC 5905: all associations

@@ -61,7 +61,7 @@ impl<K: fmt::Debug> fmt::Display for SelectionResult<K> {
         match (&self.sys_peer, &self.system) {
             (Some(peer), Some(s)) => writeln!(
                 f,
-                "sys_peer {:?}: offset {} ms jitter {} ms | leap {} stratum {} refid {} rootdelay {} ms rootdisp {} ms reftime {}{}",
+                "sys_peer {:?}: offset {} ms jitter {} ms | leap {} stratum {} refid {} rootdelay {} ms rootdisp {} ms sample at {}{}",
                 peer,
                 Ms(s.offset.to_seconds_f64()),
                 Ms(s.jitter.to_seconds_f64()),
@@ -70,7 +70,7 @@ impl<K: fmt::Debug> fmt::Display for SelectionResult<K> {
                 s.reference_id,
                 Ms(s.root_delay.to_seconds_f64()),
                 Ms(s.root_dispersion.to_seconds_f64()),
-                s.reference_time,
+                s.update_time,
                 if self.fresh { "" } else { " (not fresh)" }
             ),
             _ => writeln!(f, "sys_peer: none (clock not disciplined)"),

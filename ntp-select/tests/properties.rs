@@ -11,11 +11,11 @@ use ntp_select::{
 };
 use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, Uptime};
 use proptest::prelude::*;
 
-fn now() -> NtpTimestamp {
-    NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0)
+fn now() -> Uptime {
+    Uptime::from_secs(100_000)
 }
 
 /// Durations: mostly realistic (up to a few seconds), sometimes anything the
@@ -102,7 +102,7 @@ prop_compose! {
             root_dispersion,
             reach,
             poll,
-            update_time: now() - NtpDuration::from_nanos(age),
+            update_time: now() - std::time::Duration::from_nanos(age as u64),
             flags,
             role,
             ..Candidate::new(id)

@@ -13,10 +13,10 @@ use ntp_select::{
 };
 use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, Uptime};
 
-fn now() -> NtpTimestamp {
-    NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0)
+fn now() -> Uptime {
+    Uptime::from_secs(100_000)
 }
 
 fn ms(value: f64) -> NtpDuration {
@@ -44,6 +44,7 @@ fn server(id: u32, offset_ms: f64) -> Candidate<u32> {
         reach: 0o377,
         poll: 6,
         update_time: now(),
+        epoch: now(),
         ..Candidate::new(id)
     }
 }
@@ -700,7 +701,7 @@ fn leap_vote() {
 #[test]
 fn system_variables_arithmetic() {
     let sample_time = now();
-    let later = now() + NtpDuration::from_seconds(10);
+    let later = now() + std::time::Duration::from_secs(10);
     let peer = server(1, 3.0);
     let result = clock_select(
         &[peer],
@@ -711,7 +712,7 @@ fn system_variables_arithmetic() {
     let s = result.system.expect("sync");
     assert_eq!(s.stratum, 3);
     assert_eq!(s.reference_id.to_string(), "10.0.0.1");
-    assert_eq!(s.reference_time, sample_time);
+    assert_eq!(s.update_time, sample_time);
     assert_eq!(s.leap, LeapIndicator::NoWarning);
     assert!((s.root_delay.to_seconds_f64() - 0.030).abs() < 1e-9);
     // rootdisp = 5 + sqrt(0.5^2 + 0^2) + max(1 + PHI*10 s + 3, 1) ms.
@@ -761,23 +762,53 @@ fn reference_ids() {
 
 #[test]
 fn stale_samples_are_not_fresh() {
+    use ntp_select::ClockUpdate;
+    use ntp_wire::time::NtpTimestamp;
+    let clock = NtpTimestamp::from_seconds_and_fraction(3_900_000_000, 0);
     let mut system = SystemProcess::new(TosSettings::default()).expect("valid");
-    let first = system.select(&[server(1, 1.0)], now());
+    // Selection alone adopts nothing; clock_update does.
+    let later = now() + std::time::Duration::from_secs(3);
+    let first = system.select(&[server(1, 1.0)], later);
     assert!(first.fresh);
+    assert_eq!(system.variables().stratum, 16);
+    match system.clock_update(&first, later, clock) {
+        ClockUpdate::Fresh {
+            peer: 1,
+            offset,
+            taken,
+        } => {
+            assert!((offset - 0.001).abs() < 1e-9);
+            assert_eq!(taken, now());
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(system.variables().stratum, 3);
-    let again = system.select(&[server(1, 1.0)], now());
+    // The reference time is the clock time the sample was taken.
+    assert_eq!(
+        system.variables().reference_time,
+        clock - NtpDuration::from_seconds(3)
+    );
+    let again = system.select(&[server(1, 1.0)], later);
     assert!(!again.fresh);
+    assert_eq!(
+        system.clock_update(&again, later, clock),
+        ClockUpdate::Stale { peer: 1 }
+    );
     let newer = Candidate {
-        update_time: now() + NtpDuration::from_seconds(64),
+        epoch: now() + std::time::Duration::from_secs(64),
         ..server(1, 1.0)
     };
     assert!(system.select(&[newer], now()).fresh);
     // Losing every source keeps the variables (the clock coasts).
     let gone = system.select(&[Candidate { reach: 0, ..newer }], now());
     assert_eq!(gone.sys_peer, None);
+    assert_eq!(
+        system.clock_update(&gone, now(), clock),
+        ClockUpdate::NoPeer
+    );
     assert_eq!(system.sys_peer(), None);
     assert_eq!(system.variables().stratum, 3);
-    system.reset();
+    system.clock_stepped();
     assert!(!system.variables().is_synchronized());
 }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use crate::constants::MAXSTRAT;
 use crate::packet::LeapIndicator;
 use crate::refid::ReferenceId;
-use crate::time::{NtpDuration, NtpTimestamp};
+use crate::time::{NtpDuration, Uptime};
 
 /// Per-association options that change how the system process treats a
 /// candidate (the `server`/`peer` options and refclock properties).
@@ -100,9 +100,13 @@ pub struct Candidate<K> {
     /// The host poll exponent (log2 s) of the association, for the distance
     /// threshold `maxdist + PHI * 2^poll`.
     pub poll: i8,
-    /// When the clock filter last produced a sample (p.t), on this host's
-    /// clock.
-    pub update_time: NtpTimestamp,
+    /// When `dispersion` was computed (ntpd's `peer->update`), on the
+    /// node's monotonic clock: the dispersion grows at PHI from it.
+    pub update_time: Uptime,
+    /// When the sample in use was taken (RFC 5905 p.t, ntpd's
+    /// `peer->epoch`): `clock_update()`'s freshness test (never an old
+    /// sample or the same one twice) and the reference time.
+    pub epoch: Uptime,
     /// The association's options.
     pub flags: CandidateFlags,
     /// How the caller wants it treated.
@@ -130,9 +134,36 @@ impl<K> Candidate<K> {
             root_dispersion: NtpDuration::ZERO,
             reach: 0,
             poll: 6,
-            update_time: NtpTimestamp::ZERO,
+            update_time: Uptime::ZERO,
+            epoch: Uptime::ZERO,
             flags: CandidateFlags::default(),
             role: Role::Source,
+        }
+    }
+
+    /// The same candidate under another handle (a node keys associations
+    /// and reference clocks in one space).
+    pub fn map_id<L>(self, f: impl FnOnce(K) -> L) -> Candidate<L> {
+        Candidate {
+            id: f(self.id),
+            address: self.address,
+            local_refid: self.local_refid,
+            stratum: self.stratum,
+            leap: self.leap,
+            reference_id: self.reference_id,
+            offset: self.offset,
+            delay: self.delay,
+            dispersion: self.dispersion,
+            fit_dispersion: self.fit_dispersion,
+            jitter: self.jitter,
+            root_delay: self.root_delay,
+            root_dispersion: self.root_dispersion,
+            reach: self.reach,
+            poll: self.poll,
+            update_time: self.update_time,
+            epoch: self.epoch,
+            flags: self.flags,
+            role: self.role,
         }
     }
 

@@ -2,14 +2,12 @@
 //! figures 17 and 18), its poll process and clock filter, and the
 //! candidate summary it hands the system process.
 
-use std::net::SocketAddr;
-
 use ntp_poll::{ManycastRing, Poller, Uptime};
 use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
 use ntp_wire::time::{NtpDuration, NtpTimestamp};
 
-use super::config::{AssocConfig, AssocId, Kind};
+use super::config::{AssocConfig, AssocId};
 use crate::dispatch::AssocMode;
 use crate::filter::ClockFilter;
 use crate::onwire::{MAXSTRAT, Rejection};
@@ -23,55 +21,9 @@ pub enum Volley {
     Done(NtpDuration),
 }
 
-/// The candidate summary the system process needs (plain fields, so the
-/// daemon can map them onto `ntp-select`'s own type).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Candidate {
-    /// The association.
-    pub id: AssocId,
-    /// The remote address.
-    pub address: SocketAddr,
-    /// Peer offset theta.
-    pub offset: NtpDuration,
-    /// Peer delay delta.
-    pub delay: NtpDuration,
-    /// Peer dispersion epsilon, grown to now.
-    pub dispersion: NtpDuration,
-    /// Peer jitter psi.
-    pub jitter: NtpDuration,
-    /// The server's root delay.
-    pub root_delay: NtpDuration,
-    /// The server's root dispersion.
-    pub root_dispersion: NtpDuration,
-    /// The server's stratum (0 read as 16).
-    pub stratum: u8,
-    /// The server's leap indicator.
-    pub leap: LeapIndicator,
-    /// The reach register.
-    pub reach: u8,
-    /// The server's reference ID (for loop detection).
-    pub refid: ReferenceId,
-    /// The host poll exponent.
-    pub poll: i8,
-    /// `prefer`.
-    pub prefer: bool,
-    /// `noselect`.
-    pub noselect: bool,
-    /// `true`.
-    pub true_chimer: bool,
-    /// Preemptable or ephemeral (may be pruned).
-    pub kind: Kind,
-    /// The association is in a burst (a synchronised system waits for its
-    /// end before selecting).
-    pub in_burst: bool,
-    /// The start-up fitness dispersion: the filter's valid-stage
-    /// dispersion grown to now, while the association is in its iburst and
-    /// its filter holds at least [`crate::filter::STARTUP_MIN_SAMPLES`]
-    /// samples; `None` otherwise. The system process may use it, instead of
-    /// `dispersion`, in the fitness test while it is unsynchronised (see the
-    /// crate documentation, "Start-up fitness").
-    pub startup_dispersion: Option<NtpDuration>,
-}
+/// The candidate an association hands the system process: the workspace's
+/// one candidate type, keyed by [`AssocId`].
+pub type Candidate = ntp_wire::candidate::Candidate<AssocId>;
 
 /// One association: configuration, peer variables, poll process and
 /// clock filter.
@@ -201,32 +153,41 @@ impl Association {
         self.denied
     }
 
-    /// The candidate summary as of `now`.
+    /// The candidate summary as of `now`: the peer variables with the
+    /// dispersion as the clock filter last computed it (`update_time`, the
+    /// system process grows it to its own time), the time of the sample in
+    /// use (`epoch`), and, while the association is in its iburst, the
+    /// start-up fitness dispersion (see the crate documentation).
     pub fn candidate(&self, now: Uptime) -> Candidate {
+        let updated = self.filter.updated().min(now);
         Candidate {
-            id: self.id,
-            address: self.config.address,
-            offset: self.filter.offset(),
-            delay: self.filter.delay(),
-            dispersion: self.filter.dispersion_at(now),
-            jitter: self.filter.jitter(),
-            root_delay: self.root_delay,
-            root_dispersion: self.root_dispersion,
+            address: Some(self.config.address.ip()),
             stratum: self.stratum,
             leap: self.leap,
-            reach: self.poller.reach(),
-            refid: self.refid,
-            poll: self.poller.hpoll(),
-            prefer: self.config.prefer,
-            noselect: self.config.noselect,
-            true_chimer: self.config.true_chimer,
-            kind: self.config.kind,
-            in_burst: self.poller.in_burst(),
-            startup_dispersion: if self.poller.in_iburst() && !self.in_volley() {
-                self.filter.startup_dispersion_at(now)
+            reference_id: self.refid,
+            offset: self.filter.offset(),
+            delay: self.filter.delay(),
+            dispersion: self.filter.dispersion_at(updated),
+            fit_dispersion: if self.poller.in_iburst() && !self.in_volley() {
+                self.filter.startup_dispersion_at(updated)
             } else {
                 None
             },
+            jitter: self.filter.jitter(),
+            root_delay: self.root_delay,
+            root_dispersion: self.root_dispersion,
+            reach: self.poller.reach(),
+            poll: self.poller.hpoll(),
+            update_time: updated,
+            epoch: self.filter.epoch().unwrap_or(Uptime::ZERO),
+            flags: ntp_wire::candidate::CandidateFlags {
+                prefer: self.config.prefer,
+                noselect: self.config.noselect,
+                truechimer: self.config.true_chimer,
+                pps: false,
+                refclock: false,
+            },
+            ..Candidate::new(self.id)
         }
     }
 

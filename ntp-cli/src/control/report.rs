@@ -113,10 +113,10 @@ pub fn peers_report<C: Clock>(node: &Node<C>, now: Uptime) -> Vec<PeerReport> {
         .map(|assoc| {
             let c = assoc.candidate(now);
             PeerReport {
-                remote: c.address.to_string(),
+                remote: assoc.config().address.to_string(),
                 hostname: node.hostname(assoc.id()).map(str::to_owned),
                 tally: tally(Source::Assoc(assoc.id())),
-                refid: refid_text(c.refid, c.stratum),
+                refid: refid_text(c.reference_id, c.stratum),
                 stratum: c.stratum,
                 mode: mode_letter(assoc).to_owned(),
                 reach: c.reach,
@@ -127,7 +127,7 @@ pub fn peers_report<C: Clock>(node: &Node<C>, now: Uptime) -> Vec<PeerReport> {
                 delay: seconds(c.delay),
                 offset: seconds(c.offset),
                 jitter: seconds(c.jitter),
-                dispersion: seconds(c.dispersion),
+                dispersion: seconds(assoc.filter().dispersion_at(now)),
                 note: assoc.last_rejection().map(|r| r.to_string()),
             }
         })

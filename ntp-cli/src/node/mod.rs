@@ -38,10 +38,10 @@ use ntp_discipline::{Clock, ClockDiscipline, DisciplineConfig, LeapArm, LeapCont
 use ntp_orphan::{OrphanState, OrphanSystem, address_metric};
 use ntp_poll::Uptime;
 use ntp_refclock::{DriverEvent, Refclock};
-use ntp_select::{Candidate, CandidateFlags, SelectionResult, SystemVariables, TosSettings};
+use ntp_select::{Candidate, ClockUpdate, SelectionResult, SystemVariables, TosSettings};
 use ntp_wire::packet::{LeapIndicator, Mode};
 use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, NtpShort, NtpTimestamp};
 
 use self::counters::{Counter, Counters};
 use self::refclocks::RefclockSlot;
@@ -138,8 +138,6 @@ pub struct Node<C: Clock> {
     refclocks: Vec<RefclockSlot>,
     hostnames: HashMap<AssocId, String>,
     last_packet: HashMap<AssocId, Uptime>,
-    sequences: HashMap<Source, u64>,
-    used: HashMap<Source, u64>,
     /// The regression loop's input: each association's newest sample
     /// (offset, delay, when) not yet handed to the discipline.
     unfed: HashMap<AssocId, (f64, f64, Uptime)>,
@@ -185,7 +183,6 @@ impl<C: Clock> Node<C> {
     /// Builds a node at monotonic time `now`, mobilising the configured
     /// associations.
     pub fn new(settings: NodeSettings, clock: C, now: Uptime) -> Result<Self, NodeError> {
-        let clock_now = clock.now()?;
         let precision = settings.discipline.precision;
         let seed = settings.endpoint.seed;
         let mut endpoint = Endpoint::new(settings.endpoint, settings.auth);
@@ -203,11 +200,7 @@ impl<C: Clock> Node<C> {
         }
         let mut leap = LeapControl::new();
         leap.set_file(settings.leap_file);
-        let system = OrphanSystem::new(
-            settings.tos,
-            address_metric(settings.local_address),
-            clock_now,
-        )?;
+        let system = OrphanSystem::new(settings.tos, address_metric(settings.local_address), now)?;
         let refclocks = settings
             .refclocks
             .into_iter()
@@ -229,8 +222,6 @@ impl<C: Clock> Node<C> {
             refclocks,
             hostnames,
             last_packet: HashMap::new(),
-            sequences: HashMap::new(),
-            used: HashMap::new(),
             unfed: HashMap::new(),
             discipline_allowed: false,
             regression_source: None,
@@ -249,7 +240,8 @@ impl<C: Clock> Node<C> {
         {
             log::warn!("cannot turn the kernel discipline off: {err}");
         }
-        node.publish_system_vars(clock_now);
+        let clock_now = node.clock.now()?;
+        node.publish_system_vars(now, clock_now);
         Ok(node)
     }
 
@@ -351,7 +343,9 @@ impl<C: Clock> Node<C> {
             Disposition::Control => self.counters.add(Counter::DroppedControl),
             Disposition::Dropped(reason) => self.counters.rejected.count(reason),
         }
-        self.process_events(now);
+        if let Some(clock_now) = self.read_clock() {
+            self.process_events(now, clock_now);
+        }
     }
 
     /// Hands an event of reference clock `index`'s driver to its filter.
@@ -377,23 +371,33 @@ impl<C: Clock> Node<C> {
 
     /// Runs every process due at `now`.
     pub fn handle_timeout(&mut self, now: Uptime) {
-        let clock_now = match self.clock.now() {
-            Ok(t) => t,
-            Err(err) => {
-                log::error!("cannot read the clock: {err}");
-                return;
-            }
+        let Some(clock_now) = self.read_clock() else {
+            return;
         };
         if self.endpoint.poll_timeout() <= now {
             self.endpoint.handle_timeout(now, clock_now);
         }
-        self.process_events(now);
+        self.process_events(now, clock_now);
         self.poll_refclocks(now, clock_now);
         if self.next_second <= now {
             self.once_per_second(now, clock_now);
             // Stay on a one-second grid without drifting behind.
             while self.next_second <= now {
                 self.next_second = self.next_second + Duration::from_secs(1);
+            }
+        }
+    }
+
+    /// Reads the clock once for a handler; a failed read is logged and
+    /// counted, and the handler's clock-dependent work is skipped (never a
+    /// timestamp of 1900).
+    fn read_clock(&mut self) -> Option<NtpTimestamp> {
+        match self.clock.now() {
+            Ok(t) => Some(t),
+            Err(err) => {
+                log::error!("cannot read the clock: {err}");
+                self.counters.add(Counter::ClockReadErrors);
+                None
             }
         }
     }
@@ -423,30 +427,25 @@ impl<C: Clock> Node<C> {
             return;
         };
         let mut updated = false;
-        for (index, slot) in self.refclocks.iter_mut().enumerate() {
-            if slot.handle_timeout(now, utc) {
-                *self.sequences.entry(Source::Refclock(index)).or_default() += 1;
-                updated = true;
-            }
+        for slot in &mut self.refclocks {
+            updated |= slot.handle_timeout(now, utc);
         }
         if updated {
             self.clock_select(now, clock_now);
         }
     }
 
-    fn process_events(&mut self, now: Uptime) {
+    fn process_events(&mut self, now: Uptime, clock_now: NtpTimestamp) {
         let mut run_select = false;
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 Event::ClockUpdate { id } => {
-                    *self.sequences.entry(Source::Assoc(id)).or_default() += 1;
                     run_select = true;
                     if let Some(assoc) = self.endpoint.association(id) {
                         let c = assoc.candidate(now);
-                        let time = self.clock.now().unwrap_or_default();
                         self.outputs.push_back(Output::Peerstats {
-                            time,
-                            source: c.address.ip(),
+                            time: clock_now,
+                            source: assoc.config().address.ip(),
                             status: 0,
                             offset: seconds(c.offset),
                             delay: seconds(c.delay),
@@ -466,9 +465,7 @@ impl<C: Clock> Node<C> {
                     log::info!("demobilised association with {address}: {reason:?}");
                     self.hostnames.remove(&id);
                     self.last_packet.remove(&id);
-                    self.sequences.remove(&Source::Assoc(id));
                     self.unfed.remove(&id);
-                    self.used.remove(&Source::Assoc(id));
                 }
                 Event::Kiss { id, code } => {
                     log::warn!("association {}: kiss-o'-death {code}", id.0);
@@ -487,7 +484,7 @@ impl<C: Clock> Node<C> {
                         self.unfed
                             .insert(id, (seconds(offset), seconds(delay), now));
                         if self.system_peer() == Some(Source::Assoc(id)) {
-                            self.feed_regression(now, id);
+                            self.feed_regression(now, clock_now, id);
                         } else if self.system_peer().is_none() {
                             // Without a system peer every sample may make a
                             // source fit (its dispersion falls as the filter
@@ -502,77 +499,50 @@ impl<C: Clock> Node<C> {
             }
         }
         if run_select {
-            let clock_now = self.clock.now().unwrap_or_default();
             self.clock_select(now, clock_now);
         }
     }
 
-    fn candidates(&self, now: Uptime, clock_now: NtpTimestamp) -> Vec<Candidate<Source>> {
-        // The start-up fitness rule (ntp-assoc's "Start-up fitness"): while
-        // the system has no system peer, an association in its iburst with
-        // at least three samples is tested with its filter's valid-stage
-        // dispersion. The system peer chosen that way keeps the rule until
-        // its iburst ends (its peer dispersion falls below MAXDIST one
-        // sample later), so that it does not flap out at the next selection.
-        let sys_peer = self.system_peer();
+    /// Every candidate of the system process: the associations' and the
+    /// reference clocks'. (The start-up fitness rule is the system
+    /// process's: `ntp_select::SystemProcess::select`.)
+    fn candidates(&self, now: Uptime) -> Vec<Candidate<Source>> {
         let mut list: Vec<Candidate<Source>> = self
             .endpoint
             .candidates(now)
             .into_iter()
-            .map(|c| Candidate {
-                fit_dispersion: c
-                    .startup_dispersion
-                    .filter(|_| sys_peer.is_none_or(|p| p == Source::Assoc(c.id))),
-                id: Source::Assoc(c.id),
-                address: Some(c.address.ip()),
-                local_refid: None,
-                stratum: c.stratum,
-                leap: c.leap,
-                reference_id: c.refid,
-                offset: c.offset,
-                delay: c.delay,
-                // The peer process already grew the dispersion to `now`.
-                dispersion: c.dispersion,
-                jitter: c.jitter,
-                root_delay: c.root_delay,
-                root_dispersion: c.root_dispersion,
-                reach: c.reach,
-                poll: c.poll,
-                update_time: clock_now,
-                flags: CandidateFlags {
-                    prefer: c.prefer,
-                    noselect: c.noselect,
-                    truechimer: c.true_chimer,
-                    pps: false,
-                    refclock: false,
-                },
-                ..Candidate::new(Source::Assoc(c.id))
-            })
+            .map(|c| c.map_id(Source::Assoc))
             .collect();
         list.extend(
             self.refclocks
                 .iter()
                 .enumerate()
-                .filter_map(|(index, slot)| slot.candidate(index, now, clock_now)),
+                .filter_map(|(index, slot)| slot.candidate(index)),
         );
         list
     }
 
-    /// The system process (RFC 5905 `clock_select()` and `clock_update()`).
+    /// The system process: RFC 5905 `clock_select()` with orphan mode, the
+    /// preemption of excess associations, and `clock_update()`, whose
+    /// offset goes to the clock discipline.
     fn clock_select(&mut self, now: Uptime, clock_now: NtpTimestamp) {
-        let candidates = self.candidates(now, clock_now);
-        let (result, decision) = self.system.update(&candidates, clock_now);
-        let sys_peer = result.sys_peer;
+        let candidates = self.candidates(now);
+        let (result, decision) = self.system.update(&candidates, now, clock_now);
+        self.preempt(&result);
+        let update = self.system.clock_update(&result, now, clock_now);
         self.last_result = Some(result);
         if matches!(decision.state, OrphanState::Parent) {
             self.synchronized_once = true;
-            self.publish_system_vars(clock_now);
+            self.publish_system_vars(now, clock_now);
             return;
         }
         self.discipline_allowed = decision.discipline;
-        let Some(peer) = sys_peer else {
-            self.publish_system_vars(clock_now);
-            return;
+        let peer = match update {
+            ClockUpdate::Fresh { peer, .. } | ClockUpdate::Stale { peer } => peer,
+            _ => {
+                self.publish_system_vars(now, clock_now);
+                return;
+            }
         };
         if let Source::Assoc(id) = peer
             && self.discipline.uses_regression()
@@ -581,26 +551,53 @@ impl<C: Clock> Node<C> {
             // as it arrives (see `Event::Sample`), not the filter's pick.
             self.synchronized_once = true;
             self.set_discipline_poll_bounds(peer);
-            self.feed_regression(now, id);
-            self.publish_system_vars(clock_now);
+            self.feed_regression(now, clock_now, id);
+            self.publish_system_vars(now, clock_now);
             return;
         }
-        // Never use the same sample twice (RFC 5905 clock_update).
-        let sequence = self.sequences.get(&peer).copied().unwrap_or(0);
-        if self.used.get(&peer).copied() == Some(sequence) {
-            self.publish_system_vars(clock_now);
+        if let ClockUpdate::Fresh { offset, .. } = update {
+            self.synchronized_once = true;
+            self.last_offset = offset;
+            if self.adjust && decision.discipline {
+                self.set_discipline_poll_bounds(peer);
+                self.discipline_update(now, clock_now, offset, 0.0, 0.0);
+            }
+        }
+        self.publish_system_vars(now, clock_now);
+    }
+
+    /// Demobilises excess preemptable (pool, manycast) associations beyond
+    /// `maxclock` that are not among the survivors, worst first:
+    /// falsetickers and unfit ones, then outlyers (ntpd's rule).
+    fn preempt(&mut self, result: &SelectionResult<Source>) {
+        if self.endpoint.client_count() <= self.endpoint.config().maxclock {
             return;
         }
-        self.used.insert(peer, sequence);
-        self.synchronized_once = true;
-        let vars = self.system.advertised(clock_now);
-        let offset = seconds(vars.offset);
-        self.last_offset = offset;
-        if self.adjust && decision.discipline {
-            self.set_discipline_poll_bounds(peer);
-            self.discipline_update(clock_now, offset, 0.0, 0.0);
+        let assoc = |s: Source| match s {
+            Source::Assoc(id) => Some(id),
+            Source::Refclock(_) => None,
+        };
+        let survivors: Vec<AssocId> = result.survivors.iter().filter_map(|&s| assoc(s)).collect();
+        let mut ranked: Vec<(u8, f64, AssocId)> = result
+            .candidates
+            .iter()
+            .filter_map(|r| {
+                let id = assoc(r.id)?;
+                let rank = match r.tally {
+                    ntp_select::Tally::Reject => 0,
+                    ntp_select::Tally::Falseticker => 1,
+                    ntp_select::Tally::Excess => 2,
+                    ntp_select::Tally::Outlyer => 3,
+                    _ => return None,
+                };
+                Some((rank, -r.root_distance, id))
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let order: Vec<AssocId> = ranked.into_iter().map(|(_, _, id)| id).collect();
+        for id in self.endpoint.preempt(&survivors, &order) {
+            log::info!("association {} preempted (beyond maxclock)", id.0);
         }
-        self.publish_system_vars(clock_now);
     }
 
     /// The time constant stays within the system peer's poll range
@@ -618,7 +615,7 @@ impl<C: Clock> Node<C> {
 
     /// Hands the system peer's newest sample, if not yet used, to the
     /// regression loop.
-    fn feed_regression(&mut self, now: Uptime, id: AssocId) {
+    fn feed_regression(&mut self, now: Uptime, clock_now: NtpTimestamp, id: AssocId) {
         if !(self.adjust && self.discipline_allowed) {
             return;
         }
@@ -631,12 +628,18 @@ impl<C: Clock> Node<C> {
             self.regression_source = Some(id);
             self.discipline.restart_regression();
         }
-        let clock_now = self.clock.now().unwrap_or_default();
         self.last_offset = offset;
-        self.discipline_update(clock_now, offset, age, delay);
+        self.discipline_update(now, clock_now, offset, age, delay);
     }
 
-    fn discipline_update(&mut self, clock_now: NtpTimestamp, offset: f64, age: f64, delay: f64) {
+    fn discipline_update(
+        &mut self,
+        now: Uptime,
+        clock_now: NtpTimestamp,
+        offset: f64,
+        age: f64,
+        delay: f64,
+    ) {
         match self.discipline.update_sample(clock_now, offset, age, delay) {
             Ok(update) => {
                 if let Err(err) = apply_update(&mut self.clock, &update) {
@@ -645,7 +648,10 @@ impl<C: Clock> Node<C> {
                 if let UpdateOutcome::Stepped(amount) = update.outcome {
                     log::warn!("clock stepped by {amount} s");
                     self.counters.add(Counter::ClockSteps);
-                    self.system.reset();
+                    // clock_update()'s STEP case: the system forgets its
+                    // peer and every association starts over.
+                    self.system.clock_stepped();
+                    self.endpoint.clear_all(now);
                 }
                 self.outputs.push_back(Output::Loopstats {
                     time: clock_now,
@@ -665,22 +671,17 @@ impl<C: Clock> Node<C> {
 
     /// What the server side advertises, from the system (or orphan)
     /// variables, with the leap indicator of the leap process.
-    fn publish_system_vars(&mut self, clock_now: NtpTimestamp) {
+    fn publish_system_vars(&mut self, now: Uptime, clock_now: NtpTimestamp) {
         let vars = if self.synchronized_once {
-            self.system.advertised(clock_now)
+            self.system.advertised(now, clock_now)
         } else {
             SystemVariables::unsynchronized()
         };
         self.advertised = vars;
-        let leap_status = self.leap.status(
-            clock_now.to_date(
-                NtpDate::from_era_parts(0, 1 << 31, 0) + NtpDuration::from_seconds(1 << 31),
-            ),
-            vars.leap,
-        );
+        let leap_status = self.leap.status(clock_now.to_pivot_date(), vars.leap);
         let synchronized = vars.is_synchronized();
         // RFC 5905: the root dispersion grows with the time since the last update.
-        let age = (clock_now - vars.update_time).to_seconds_f64().max(0.0);
+        let age = now.saturating_since(vars.update_time).as_secs_f64();
         let root_dispersion = if synchronized {
             vars.root_dispersion + NtpDuration::from_seconds_f64(ntp_select::PHI * age)
         } else {
@@ -709,10 +710,9 @@ impl<C: Clock> Node<C> {
             {
                 log::error!("cannot adjust the clock frequency: {err}");
             }
-            let status = self.leap.status(
-                clock_now.to_date(NtpDate::from_era_parts(1, 0, 0)),
-                self.advertised.leap,
-            );
+            let status = self
+                .leap
+                .status(clock_now.to_pivot_date(), self.advertised.leap);
             if status.arm != self.armed {
                 match self.clock.set_leap(status.arm) {
                     Ok(()) => self.armed = status.arm,
@@ -734,16 +734,13 @@ impl<C: Clock> Node<C> {
         }
         // Orphan mode and the system peer's aging need the system process
         // to run even without new samples.
-        if self
-            .system
-            .next_deadline()
-            .is_some_and(|d| (clock_now - d).to_bits() >= 0)
+        if self.system.next_deadline().is_some_and(|d| d <= now)
             || self.last_result.is_none()
             || self.system.orphan().settings().is_enabled()
         {
             self.clock_select(now, clock_now);
         } else {
-            self.publish_system_vars(clock_now);
+            self.publish_system_vars(now, clock_now);
         }
     }
 

@@ -2,14 +2,11 @@
 //! process (`ntp-poll`, role [`PollRole::Refclock`]) and its last update, as
 //! a candidate of the system process. The devices stay with the caller.
 
-use std::time::Duration;
-
 use ntp_poll::{PollConfig, PollRole, Poller, Uptime};
 use ntp_refclock::{DriverKind, Refclock, RefclockUpdate};
 use ntp_select::{Candidate, CandidateFlags, Role};
-use ntp_wire::constants::PHI;
 use ntp_wire::poll::PollExponent;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::NtpDuration;
 
 use super::Source;
 
@@ -70,17 +67,10 @@ impl RefclockSlot {
         PollExponent::clamped(self.poller.hpoll())
     }
 
-    /// The last update as a candidate of the system process, as of `now`.
-    pub fn candidate(
-        &self,
-        index: usize,
-        now: Uptime,
-        update_time: NtpTimestamp,
-    ) -> Option<Candidate<Source>> {
+    /// The last update as a candidate of the system process.
+    pub fn candidate(&self, index: usize) -> Option<Candidate<Source>> {
         let update = self.last.as_ref()?;
-        let age = self
-            .last_update
-            .map_or(Duration::ZERO, |t| now.saturating_since(t));
+        let taken = self.last_update?;
         let options = self.refclock.options();
         Some(Candidate {
             id: Source::Refclock(index),
@@ -90,13 +80,15 @@ impl RefclockSlot {
             reference_id: update.refid,
             offset: update.offset,
             delay: NtpDuration::ZERO,
-            dispersion: update.dispersion + NtpDuration::from_seconds_f64(PHI * age.as_secs_f64()),
+            // Grown at PHI from the update by the system process.
+            dispersion: update.dispersion,
             jitter: update.jitter,
             root_delay: NtpDuration::ZERO,
             root_dispersion: NtpDuration::ZERO,
             reach: self.refclock.reach(),
             poll: self.poll().get(),
-            update_time,
+            update_time: taken,
+            epoch: taken,
             flags: CandidateFlags {
                 prefer: options.prefer,
                 noselect: options.noselect,

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use ntp_wire::packet::LeapIndicator;
 use ntp_wire::refid::ReferenceId;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, Uptime};
 
 use super::Run;
 use crate::tally::Reject;
@@ -20,14 +20,14 @@ const LOOPBACK_REFID: ReferenceId = ReferenceId::from_ipv4(Ipv4Addr::LOCALHOST);
 /// as ntpd 4.2.8 computes it), in seconds:
 /// `(delay + root_delay) / 2 + dispersion + root_dispersion + PHI * age + jitter`,
 /// floored at `mindist` seconds.
-pub fn root_distance<K>(candidate: &Candidate<K>, now: NtpTimestamp, mindist: f64) -> f64 {
+pub fn root_distance<K>(candidate: &Candidate<K>, now: Uptime, mindist: f64) -> f64 {
     distance_with(candidate, candidate.dispersion, now, mindist)
 }
 
 /// The root distance the fitness test compares with the `maxdist`
 /// threshold: [`root_distance`], with the candidate's `fit_dispersion` in
 /// place of its dispersion when the caller set one (the start-up rule).
-pub fn fitness_distance<K>(candidate: &Candidate<K>, now: NtpTimestamp, mindist: f64) -> f64 {
+pub fn fitness_distance<K>(candidate: &Candidate<K>, now: Uptime, mindist: f64) -> f64 {
     distance_with(
         candidate,
         candidate.fit_dispersion.unwrap_or(candidate.dispersion),
@@ -39,10 +39,10 @@ pub fn fitness_distance<K>(candidate: &Candidate<K>, now: NtpTimestamp, mindist:
 fn distance_with<K>(
     candidate: &Candidate<K>,
     dispersion: NtpDuration,
-    now: NtpTimestamp,
+    now: Uptime,
     mindist: f64,
 ) -> f64 {
-    let age = (now - candidate.update_time).to_seconds_f64().max(0.0);
+    let age = now.saturating_since(candidate.update_time).as_secs_f64();
     let delay = (candidate.delay.to_seconds_f64() + candidate.root_delay.to_seconds_f64()).max(0.0);
     let distance = delay / 2.0
         + dispersion.to_seconds_f64().max(0.0)
@@ -59,7 +59,7 @@ fn distance_with<K>(
 pub fn check_fitness<K>(
     candidate: &Candidate<K>,
     tos: &TosSettings,
-    now: NtpTimestamp,
+    now: Uptime,
 ) -> Option<Reject> {
     unfit(
         candidate,
@@ -104,7 +104,7 @@ impl<K> Run<'_, K> {
     pub(super) fn fitness(
         &mut self,
         tos: &TosSettings,
-        now: NtpTimestamp,
+        now: Uptime,
         mindist: f64,
     ) -> (Vec<usize>, Vec<(u8, usize)>) {
         let candidates = self.candidates;

@@ -13,7 +13,7 @@
 //! - `peer`: the system peer (anti-clockhop, prefer, PPS) and the
 //!   system-variable part of `clock_update()` with the leap vote.
 
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::Uptime;
 
 use crate::system::SystemVariables;
 use crate::tally::{Reject, Tally};
@@ -37,7 +37,7 @@ pub struct SelectState<K> {
     /// The current clockhop threshold in seconds (0 when not hopping).
     pub clockhop: f64,
     /// The update time (p.t) of the last system peer sample used (s.t).
-    pub last_update: Option<NtpTimestamp>,
+    pub last_update: Option<Uptime>,
 }
 
 impl<K> Default for SelectState<K> {
@@ -205,7 +205,7 @@ pub fn clock_select<K: Copy + PartialEq>(
     candidates: &[Candidate<K>],
     tos: &TosSettings,
     state: &mut SelectState<K>,
-    now: NtpTimestamp,
+    now: Uptime,
 ) -> SelectionResult<K> {
     let mindist = tos.mindist_s();
     let mut run = Run::new(candidates, now, mindist);
@@ -273,7 +273,7 @@ struct SysPeer {
 impl<'a, K: Copy> Run<'a, K> {
     /// Offsets and root distances at `now`; every candidate a reject until
     /// a step says otherwise.
-    fn new(candidates: &'a [Candidate<K>], now: NtpTimestamp, mindist: f64) -> Self {
+    fn new(candidates: &'a [Candidate<K>], now: Uptime, mindist: f64) -> Self {
         let count = candidates.len();
         Self {
             candidates,
@@ -307,11 +307,9 @@ impl<'a, K: Copy> Run<'a, K> {
     /// if so, it becomes the last one used.
     fn is_fresh(&self, index: usize, state: &mut SelectState<K>) -> bool {
         let p = &self.candidates[index];
-        let fresh = state
-            .last_update
-            .is_none_or(|last| p.update_time - last > NtpDuration::ZERO);
+        let fresh = state.last_update.is_none_or(|last| p.epoch > last);
         if fresh {
-            state.last_update = Some(p.update_time);
+            state.last_update = Some(p.epoch);
         }
         fresh
     }

@@ -3,7 +3,7 @@
 //! `clock_update()` (A.5.5.4) with the leap vote.
 
 use ntp_wire::packet::LeapIndicator;
-use ntp_wire::time::{NtpDuration, NtpTimestamp};
+use ntp_wire::time::{NtpDuration, NtpTimestamp, Uptime};
 
 use super::{Member, Run, SelectState, SysPeer};
 use crate::system::SystemVariables;
@@ -103,12 +103,12 @@ impl<K: Copy + PartialEq> Run<'_, K> {
         &self,
         sys_peer: SysPeer,
         leap: LeapIndicator,
-        now: NtpTimestamp,
+        now: Uptime,
         mindist: f64,
     ) -> SystemVariables {
         let i = sys_peer.index;
         let p = &self.candidates[i];
-        let age = (now - p.update_time).to_seconds_f64().max(0.0);
+        let age = now.saturating_since(p.update_time).as_secs_f64();
         let peer_jitter = p.jitter.to_seconds_f64().max(0.0);
         let increment =
             (p.dispersion.to_seconds_f64().max(0.0) + PHI * age + self.offsets[i].abs())
@@ -121,12 +121,13 @@ impl<K: Copy + PartialEq> Run<'_, K> {
             leap,
             stratum: p.stratum.saturating_add(1).min(MAXSTRAT),
             reference_id: p.system_reference_id(),
-            reference_time: p.update_time,
+            // The clock time of the sample, filled in by `clock_update()`.
+            reference_time: NtpTimestamp::ZERO,
             root_delay: NtpDuration::from_seconds_f64(root_delay),
             root_dispersion: NtpDuration::from_seconds_f64(root_dispersion),
             offset: NtpDuration::from_seconds_f64(sys_peer.offset),
             jitter: NtpDuration::from_seconds_f64(sys_peer.jitter),
-            update_time: p.update_time,
+            update_time: p.epoch,
         }
     }
 }
