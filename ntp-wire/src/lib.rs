@@ -9,13 +9,37 @@
 //! - [`control`]: mode 6 control messages (the `ntpq` protocol), for decoding.
 //! - [`constants`], [`poll`], [`candidate`]: the vocabulary every process
 //!   shares - RFC 5905's constants (PHI, MAXDISP, MAXDIST, ...), the
-//!   [`PollExponent`](poll::PollExponent), and the
+//!   [`PollExponent`], and the
 //!   [`Candidate`](candidate::Candidate) a peer process hands the system
 //!   process. [`time::Uptime`] is the one monotonic time of a node.
-//! - [`mac`] and [`keys`]: symmetric-key MACs (MD5, SHA-1, AES-128-CMAC per
+//! - [`mac`] and `keys`: symmetric-key MACs (MD5, SHA-1, AES-128-CMAC per
 //!   RFC 8573), the reference implementation's keys file and trusted keys.
 //!
 //! Nothing here reads a clock or opens a socket.
+//!
+//! # Features
+//!
+//! Both features are on by default. A user who only parses and builds
+//! packets can turn them off (`default-features = false`) and builds the
+//! crate with thiserror and md-5 alone.
+//!
+//! | feature | adds | dependencies |
+//! | --- | --- | --- |
+//! | `chrono` | conversions to and from chrono's `DateTime<Utc>`: `NtpTimestamp::from_datetime` and `to_datetime`, `NtpDate::from_datetime` and `to_datetime` | chrono |
+//! | `crypto` | computing and verifying MACs (`mac::Key`, `mac::Digest`, `mac::SignError`, `mac::VerifyError`) and the keys file (the `keys` module, `KeyStore`, `TrustedKeys`) | sha1, aes, cmac |
+//!
+//! Without them everything else is there: the header view and
+//! representation, extension fields, the MAC trailer's framing
+//! ([`packet::Mac`], [`MacAlgorithm`] and its lengths), reference IDs and
+//! kiss codes, timestamps, durations, the short format and dates (with
+//! SystemTime and Unix conversions and RFC 3339 text,
+//! [`NtpDate::to_rfc3339`]), mode 6 messages, and the shared vocabulary.
+//!
+//! md-5 is not behind `crypto`: RFC 5905 section 7.3 makes the reference ID
+//! of an IPv6 system peer the first four octets of the MD5 hash of its
+//! address ([`ReferenceId::from_ipv6`]), which is part of the wire format
+//! rather than of authentication, and [`Candidate`](candidate::Candidate)
+//! needs it for the reference ID a host advertises.
 //!
 //! ```
 //! use ntp_wire::packet::{Mode, Packet};
@@ -36,6 +60,7 @@
 pub mod candidate;
 pub mod constants;
 pub mod control;
+#[cfg(feature = "crypto")]
 pub mod keys;
 pub mod mac;
 pub mod packet;
@@ -43,8 +68,11 @@ pub mod poll;
 pub mod refid;
 pub mod time;
 
+#[cfg(feature = "crypto")]
 pub use keys::{KeyStore, TrustedKeys};
-pub use mac::{Key, MacAlgorithm};
+#[cfg(feature = "crypto")]
+pub use mac::Key;
+pub use mac::MacAlgorithm;
 pub use packet::{Header, LeapIndicator, Mode, Packet, PacketView};
 pub use poll::PollExponent;
 pub use refid::{KissCode, ReferenceId};

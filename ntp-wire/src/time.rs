@@ -24,6 +24,11 @@
 //! time as pivot, timestamps written after the 2036 rollover are read
 //! correctly.
 //!
+//! Dates convert to and from `SystemTime` and Unix time, and print as
+//! RFC 3339 text ([`NtpDate::to_rfc3339`]), with no calendar library.
+//! Conversions to and from chrono's `DateTime<Utc>` (`from_datetime`,
+//! `to_datetime`) need the `chrono` feature, on by default.
+//!
 //! ```
 //! use ntp_wire::time::{NtpDate, NtpTimestamp};
 //!
@@ -43,6 +48,7 @@ use core::fmt;
 use core::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, Utc};
 
 /// Seconds from the NTP prime epoch (1900-01-01) to the Unix epoch (1970-01-01).
@@ -100,6 +106,7 @@ impl NtpTimestamp {
     }
 
     /// The timestamp of a chrono UTC date-time (the era is dropped).
+    #[cfg(feature = "chrono")]
     pub fn from_datetime(time: DateTime<Utc>) -> Self {
         NtpDate::from_datetime(time).to_timestamp()
     }
@@ -118,6 +125,7 @@ impl NtpTimestamp {
     }
 
     /// The UTC date-time of this timestamp, with the era chosen by `pivot`.
+    #[cfg(feature = "chrono")]
     pub fn to_datetime(self, pivot: NtpDate) -> Option<DateTime<Utc>> {
         self.to_date(pivot).to_datetime()
     }
@@ -509,12 +517,16 @@ impl NtpDate {
 
     /// Unix seconds and nanoseconds (nanoseconds rounded to nearest, always
     /// below one second).
+    /// Saturates at the ends of `i64`, which only dates of the first and
+    /// last eras `from_era_parts` can name reach.
     pub fn to_unix(self) -> (i64, u32) {
-        let mut seconds = self.seconds - i64::from(UNIX_EPOCH_NTP_SECONDS);
+        let mut seconds = self
+            .seconds
+            .saturating_sub(i64::from(UNIX_EPOCH_NTP_SECONDS));
         let mut nanos = fraction_to_nanos(self.fraction);
         if nanos >= 1_000_000_000 {
             nanos -= 1_000_000_000;
-            seconds += 1;
+            seconds = seconds.saturating_add(1);
         }
         (seconds, nanos)
     }
@@ -552,23 +564,43 @@ impl NtpDate {
     }
 
     /// The date of a chrono UTC date-time.
+    #[cfg(feature = "chrono")]
     pub fn from_datetime(time: DateTime<Utc>) -> Self {
         Self::from_unix(time.timestamp(), time.timestamp_subsec_nanos())
     }
 
     /// The chrono UTC date-time of this date, if chrono can represent it.
+    #[cfg(feature = "chrono")]
     pub fn to_datetime(self) -> Option<DateTime<Utc>> {
         let (seconds, nanos) = self.to_unix();
         DateTime::from_timestamp(seconds, nanos)
     }
 
-    /// RFC 3339 text with nanoseconds, e.g. `2010-06-09T14:00:00.500000000Z`;
-    /// dates chrono cannot represent print as seconds since 1900.
+    /// RFC 3339 text in UTC with nanoseconds (rounded to nearest), e.g.
+    /// `2010-06-09T14:00:00.500000000Z`, in the proleptic Gregorian calendar.
+    /// Years outside 0000 to 9999, which RFC 3339 cannot write, take a sign
+    /// and as many digits as they need (ISO 8601's expanded form, e.g.
+    /// `+10000-01-01T00:00:00.000000000Z`), as chrono writes them.
     pub fn to_rfc3339(self) -> String {
-        match self.to_datetime() {
-            Some(time) => time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            None => format!("ntp-seconds:{}", self.seconds),
+        let mut seconds = i128::from(self.seconds);
+        let mut nanos = fraction_to_nanos(self.fraction);
+        if nanos >= 1_000_000_000 {
+            nanos -= 1_000_000_000;
+            seconds += 1;
         }
+        let (year, month, day) = civil_from_days(seconds.div_euclid(SECONDS_PER_DAY));
+        let second_of_day = seconds.rem_euclid(SECONDS_PER_DAY);
+        let (hour, minute, second) = (
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60,
+        );
+        let year = if (0..=9999).contains(&year) {
+            format!("{year:04}")
+        } else {
+            format!("{year:+05}")
+        };
+        format!("{year}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{nanos:09}Z")
     }
 }
 
@@ -606,6 +638,38 @@ impl Sub for NtpDate {
         let b = ((rhs.seconds as i128) << 32) + rhs.fraction as i128;
         NtpDuration(clamp_i128(a - b))
     }
+}
+
+const SECONDS_PER_DAY: i128 = 86_400;
+
+/// Days from 0000-03-01 to 1900-01-01 in the proleptic Gregorian calendar.
+const DAYS_FROM_0000_03_01_TO_PRIME_EPOCH: i128 = 693_901;
+
+/// The proleptic Gregorian (year, month, day) of a day counted from
+/// 1900-01-01 (day 0).
+///
+/// Counted from 0000-03-01, the calendar repeats every 400 years
+/// (146,097 days), and a year that starts in March puts the leap day at the
+/// end of the year: within a 400-year cycle the year and the day of the year
+/// follow from the lengths of years, centuries and 4-year cycles, and the
+/// month from the five-month rhythm 31, 30, 31, 30, 31 of March to July and
+/// August to December (153 days each).
+const fn civil_from_days(days: i128) -> (i128, u32, u32) {
+    let days = days + DAYS_FROM_0000_03_01_TO_PRIME_EPOCH;
+    let cycle = days.div_euclid(146_097);
+    let day_of_cycle = days.rem_euclid(146_097); // 0..=146_096
+    let year_of_cycle =
+        (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365; // 0..=399
+    let day_of_year =
+        day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100); // 0..=365
+    let month_from_march = (5 * day_of_year + 2) / 153; // 0..=11, 0 is March
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let (month, year_carry) = if month_from_march < 10 {
+        (month_from_march + 3, 0)
+    } else {
+        (month_from_march - 9, 1)
+    };
+    (cycle * 400 + year_of_cycle + year_carry, month as u32, day)
 }
 
 /// Nanoseconds (below one second) to a 2^-32 s fraction, rounded to nearest.
@@ -781,6 +845,75 @@ mod tests {
         let d = NtpDate::from_system_time(t);
         assert_eq!(d.to_unix(), (-2, 500_000_000));
         assert_eq!(d.to_system_time(), Some(t));
+    }
+
+    #[test]
+    fn civil_dates_of_day_numbers() {
+        // (days since 1900-01-01, year, month, day)
+        let table = [
+            (0, 1900, 1, 1),
+            (58, 1900, 2, 28),
+            (59, 1900, 3, 1), // 1900 is not a leap year
+            (25_567, 1970, 1, 1),
+            (36_523, 1999, 12, 31),
+            (36_583, 2000, 2, 29), // 2000 is
+            (36_584, 2000, 3, 1),
+            (49_710, 2036, 2, 7),
+            (-1, 1899, 12, 31),
+            (-693_901, 0, 3, 1),
+            (-693_902, 0, 2, 29), // year 0 (1 BC) is a leap year
+            (-693_961, 0, 1, 1),
+            (-693_962, -1, 12, 31),
+            (2_958_463, 9999, 12, 31),
+            (2_958_464, 10000, 1, 1),
+        ];
+        for (days, year, month, day) in table {
+            assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_text() {
+        let table = [
+            (NtpDate::PRIME_EPOCH, "1900-01-01T00:00:00.000000000Z"),
+            (NtpDate::UNIX_EPOCH, "1970-01-01T00:00:00.000000000Z"),
+            (ERA_PIVOT, "2036-02-07T06:28:16.000000000Z"),
+            (
+                NtpDate::from_ntp_seconds(3_485_080_800, 0x8000_0000),
+                "2010-06-09T14:00:00.500000000Z",
+            ),
+            // A fraction just under a second rounds up into the next day.
+            (
+                NtpDate::from_ntp_seconds(86_399, u32::MAX),
+                "1900-01-02T00:00:00.000000000Z",
+            ),
+            (
+                NtpDate::from_ntp_seconds(-1, 0),
+                "1899-12-31T23:59:59.000000000Z",
+            ),
+            (
+                NtpDate::from_ntp_seconds(-59_958_230_401, 0),
+                "-0001-12-31T23:59:59.000000000Z",
+            ),
+            (
+                NtpDate::from_ntp_seconds(255_611_289_600, 0),
+                "+10000-01-01T00:00:00.000000000Z",
+            ),
+        ];
+        for (date, text) in table {
+            assert_eq!(date.to_rfc3339(), text);
+        }
+        // The ends of the range print too.
+        for era in [i32::MIN, i32::MAX] {
+            for offset in [0, u32::MAX] {
+                let text = NtpDate::from_era_parts(era, offset, u32::MAX).to_rfc3339();
+                assert!(text.ends_with('Z'), "{text}");
+            }
+        }
+        assert_eq!(
+            NtpDate::from_era_parts(i32::MIN, 0, 0).to_unix().0,
+            i64::MIN
+        );
     }
 
     #[test]

@@ -144,3 +144,16 @@ proptest! {
         prop_assert_eq!(date.to_unix(), (secs, nanos));
     }
 }
+
+#[cfg(feature = "chrono")]
+proptest! {
+    #[test]
+    fn rfc3339_text_is_chronos(seconds in -(1i64 << 42)..(1i64 << 42), fraction in any::<u32>()) {
+        // 2^42 s is about 139,000 years, inside chrono's range either side.
+        let date = NtpDate::from_ntp_seconds(seconds, fraction);
+        let chrono_text = date
+            .to_datetime()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        prop_assert_eq!(Some(date.to_rfc3339()), chrono_text);
+    }
+}

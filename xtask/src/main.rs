@@ -223,16 +223,53 @@ fn ci(args: &[String]) -> Result<()> {
     )?;
     run("cargo", &["test", "--workspace", "--all-targets"])?;
     run("cargo", &["test", "--workspace", "--doc"])?;
-    // The API documentation builds without a warning (broken links).
-    eprintln!("xtask: running RUSTDOCFLAGS=\"-D warnings\" cargo doc --no-deps --workspace");
-    let status = Command::new("cargo")
-        .args(["doc", "--no-deps", "--workspace"])
-        .env("RUSTDOCFLAGS", "-D warnings")
-        .current_dir(root())
-        .status()
-        .context("cannot start cargo doc")?;
-    if !status.success() {
-        bail!("cargo doc failed: {status}");
+    // ntp-wire as a parser-only user builds it: without its default
+    // features (chrono, crypto), and with each of them alone.
+    let ntp_wire_feature_sets: [&[&str]; 3] =
+        [&[], &["--features", "chrono"], &["--features", "crypto"]];
+    for features in ntp_wire_feature_sets {
+        let args = |command: &[&'static str], tail: &[&'static str]| {
+            [
+                command,
+                &["-p", "ntp-wire", "--no-default-features"],
+                features,
+                tail,
+            ]
+            .concat()
+        };
+        run(
+            "cargo",
+            &args(&["clippy", "--all-targets"], &["--", "-D", "warnings"]),
+        )?;
+        run("cargo", &args(&["test", "--all-targets"], &[]))?;
+        run("cargo", &args(&["test", "--doc"], &[]))?;
+    }
+    // The API documentation builds without a warning (broken links), ntp-wire
+    // also without its features.
+    let doc_runs: [&[&str]; 2] = [
+        &["doc", "--no-deps", "--workspace"],
+        &[
+            "doc",
+            "--no-deps",
+            "-p",
+            "ntp-wire",
+            "--no-default-features",
+        ],
+    ];
+    for doc_args in doc_runs {
+        eprintln!(
+            "xtask: running RUSTDOCFLAGS=\"-D warnings\" cargo {}",
+            doc_args.join(" ")
+        );
+        let status = Command::new("cargo")
+            .args(doc_args)
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .current_dir(root())
+            .status()
+            .context("cannot start cargo doc")?;
+        if !status.success() {
+            bail!("cargo {} failed: {status}", doc_args.join(" "));
+        }
     }
     // Every fuzz target briefly, from its checked-in corpus.
     for target in fuzz_targets()? {
