@@ -991,3 +991,26 @@ fn startup_fit_dispersion_table() {
     }
     assert_snapshot!(table);
 }
+
+#[test]
+fn preemption_order_is_worst_first() {
+    // Three agree, one is 5 s off (falseticker), one unreachable (unfit).
+    let unfit = Candidate {
+        reach: 0,
+        ..server(5, 1.0)
+    };
+    let result = run(
+        &[
+            server(1, 1.0),
+            server(2, 1.5),
+            server(3, 2.0),
+            server(4, 5000.0),
+            unfit,
+        ],
+        &TosSettings::default(),
+    );
+    let order = result.preemption_order();
+    assert_eq!(order.first(), Some(&5));
+    assert_eq!(order.get(1), Some(&4));
+    assert!(!order.contains(&result.sys_peer.expect("sync")));
+}

@@ -567,8 +567,8 @@ impl<C: Clock> Node<C> {
     }
 
     /// Demobilises excess preemptable (pool, manycast) associations beyond
-    /// `maxclock` that are not among the survivors, worst first:
-    /// falsetickers and unfit ones, then outlyers (ntpd's rule).
+    /// `maxclock` that are not among the survivors, worst first
+    /// (`SelectionResult::preemption_order`, ntpd's rule).
     fn preempt(&mut self, result: &SelectionResult<Source>) {
         if self.endpoint.client_count() <= self.endpoint.config().maxclock {
             return;
@@ -578,23 +578,11 @@ impl<C: Clock> Node<C> {
             Source::Refclock(_) => None,
         };
         let survivors: Vec<AssocId> = result.survivors.iter().filter_map(|&s| assoc(s)).collect();
-        let mut ranked: Vec<(u8, f64, AssocId)> = result
-            .candidates
-            .iter()
-            .filter_map(|r| {
-                let id = assoc(r.id)?;
-                let rank = match r.tally {
-                    ntp_select::Tally::Reject => 0,
-                    ntp_select::Tally::Falseticker => 1,
-                    ntp_select::Tally::Excess => 2,
-                    ntp_select::Tally::Outlyer => 3,
-                    _ => return None,
-                };
-                Some((rank, -r.root_distance, id))
-            })
+        let order: Vec<AssocId> = result
+            .preemption_order()
+            .into_iter()
+            .filter_map(assoc)
             .collect();
-        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        let order: Vec<AssocId> = ranked.into_iter().map(|(_, _, id)| id).collect();
         for id in self.endpoint.preempt(&survivors, &order) {
             log::info!("association {} preempted (beyond maxclock)", id.0);
         }

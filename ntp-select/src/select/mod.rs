@@ -121,6 +121,29 @@ impl<K: Copy + PartialEq> SelectionResult<K> {
         self.report(id).map(|r| r.tally)
     }
 
+    /// The candidates that are not survivors, worst first: unfit ones,
+    /// falsetickers, excess ones, then outlyers, each group by decreasing
+    /// root distance. The order in which ntpd demobilises excess
+    /// preemptable associations beyond `maxclock`.
+    pub fn preemption_order(&self) -> Vec<K> {
+        let mut ranked: Vec<(u8, f64, K)> = self
+            .candidates
+            .iter()
+            .filter_map(|r| {
+                let group = match r.tally {
+                    Tally::Reject => 0,
+                    Tally::Falseticker => 1,
+                    Tally::Excess => 2,
+                    Tally::Outlyer => 3,
+                    _ => return None,
+                };
+                Some((group, r.root_distance, r.id))
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        ranked.into_iter().map(|(_, _, id)| id).collect()
+    }
+
     /// The truechimers: candidates that passed the intersection (every
     /// survivor, outlyer and excess one).
     pub fn truechimers(&self) -> impl Iterator<Item = &CandidateReport<K>> {
